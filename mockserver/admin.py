@@ -1,0 +1,209 @@
+"""The admin API (`specs/admin.yaml`): seed tenants, top up, read ledgers, drive the clock, arm faults."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mockserver.context import ApiContext
+from mockserver.engine.clock import iso
+from mockserver.engine.ledger import Entry, from_amount, to_amount
+from mockserver.engine.tenants import DuplicateCredential, Tenant
+from mockserver.routing import Call, Handler, json_response
+from mockserver.spec import Violation
+
+ADMIN = object()  # the principal of every authenticated admin call
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    response = json_response(status, body)
+    response.headers["content-type"] = "application/problem+json"
+    return response
+
+
+class ProblemErrors:
+    def no_route(self, request: Request) -> Response:
+        return problem(404, "Not Found", f"no admin operation at {request.url.path}")
+
+    def method_not_allowed(self, request: Request, allowed: list[str]) -> Response:
+        response = problem(405, "Method Not Allowed", f"{request.method} is not allowed here")
+        response.headers["allow"] = ", ".join(allowed)
+        return response
+
+    def malformed_json(self, request: Request) -> Response:
+        return problem(400, "Bad Request", "the body is not valid JSON")
+
+    def unauthorized(self, request: Request) -> Response:
+        return problem(401, "Unauthorized", "send the admin token that `genmock serve` printed as a Bearer token")
+
+    def invalid(self, request: Request, violations: list[Violation]) -> Response:
+        return problem(400, "Bad Request", "; ".join(f"{v.field or v.location}: {v.message}" for v in violations),
+                       violations=[{"field": v.field, "in": v.location, "message": v.message} for v in violations])
+
+    def internal(self, request: Request) -> Response:
+        return problem(500, "Internal Server Error", "the admin operation failed; see the server log")
+
+
+def tenant_view(context: ApiContext, tenant: Tenant) -> dict[str, Any]:
+    engine = context.engine
+    return {"id": tenant.id, "name": tenant.name, "balance": from_amount(engine.ledger.balance(tenant.id)),
+            "credentials": engine.tenants.credentials(tenant)}
+
+
+def entry_view(entry: Entry) -> dict[str, Any]:
+    return {"seq": entry.seq, "kind": entry.kind, "amount": from_amount(entry.amount),
+            "balanceAfter": from_amount(entry.balance_after), "reference": entry.reference, "at": iso(entry.at)}
+
+
+def clock_view(context: ApiContext) -> dict[str, Any]:
+    clock = context.engine.clock
+    return {"mode": clock.mode, "now": iso(clock.now())}
+
+
+def _tenant(call: Call) -> Tenant | None:
+    return call.context.engine.tenants.get(call.context.dialect.name, call.path["tenantId"])
+
+
+def _missing_tenant(call: Call) -> Response:
+    return problem(404, "Not Found", f"no tenant {call.path['tenantId']} in {call.context.dialect.name}")
+
+
+async def get_state(call: Call) -> Response:
+    context: ApiContext = call.context
+    return json_response(200, {"api": context.dialect.name, "clock": clock_view(context),
+                               "seed": context.engine.ids.seed, "config": context.config(),
+                               "faultOperations": context.dialect.fault_operations})
+
+
+async def reset(call: Call) -> Response:
+    context: ApiContext = call.context
+    context.reset()
+    return json_response(200, tenant_view(context, context.create_demo_tenant()))
+
+
+async def list_tenants(call: Call) -> Response:
+    context: ApiContext = call.context
+    tenants = context.engine.tenants.all(context.dialect.name)
+    return json_response(200, {"tenants": [tenant_view(context, tenant) for tenant in tenants]})
+
+
+async def create_tenant(call: Call) -> Response:
+    context: ApiContext = call.context
+    body = call.body or {}
+    credentials = body.get("credentials") or [context.new_credential()]
+    for credential in credentials:
+        reason = context.dialect.credential_rule(credential)
+        if reason:
+            return problem(400, "Bad Request", f"credential {credential!r}: {reason}")
+    try:
+        tenant = context.engine.tenants.create(context.dialect.name, body.get("name") or "tenant", credentials,
+                                               balance=to_amount(body.get("balance", 0)))
+    except DuplicateCredential as duplicate:
+        return problem(409, "Conflict", f"credential {duplicate} already belongs to a tenant")
+    return json_response(201, tenant_view(context, tenant))
+
+
+async def get_tenant(call: Call) -> Response:
+    tenant = _tenant(call)
+    return json_response(200, tenant_view(call.context, tenant)) if tenant else _missing_tenant(call)
+
+
+async def top_up(call: Call) -> Response:
+    tenant = _tenant(call)
+    if tenant is None:
+        return _missing_tenant(call)
+    amount = to_amount(call.body["amount"])
+    if amount <= 0:
+        return problem(400, "Bad Request", "amount is below the smallest unit (0.001)")
+    entry = call.context.engine.ledger.top_up(tenant.id, amount, call.body.get("reference") or "top-up")
+    return json_response(201, entry_view(entry))
+
+
+async def get_ledger(call: Call) -> Response:
+    tenant = _tenant(call)
+    if tenant is None:
+        return _missing_tenant(call)
+    ledger = call.context.engine.ledger
+    return json_response(200, {"tenantId": tenant.id, "balance": from_amount(ledger.balance(tenant.id)),
+                               "entries": [entry_view(entry) for entry in ledger.entries(tenant.id)]})
+
+
+async def get_clock(call: Call) -> Response:
+    return json_response(200, clock_view(call.context))
+
+
+async def set_clock(call: Call) -> Response:
+    clock = call.context.engine.clock
+    body = call.body
+    if body.get("mode") == "real":
+        clock.use_real()
+    elif body.get("mode") == "virtual":
+        start = datetime.fromisoformat(body["now"].replace("Z", "+00:00")).timestamp() if "now" in body else None
+        clock.use_virtual(start)
+    if body.get("advanceSeconds"):
+        if clock.mode != "virtual":
+            return problem(409, "Conflict", "only a virtual clock can be advanced; set mode to virtual first")
+        clock.advance(body["advanceSeconds"])
+    return json_response(200, clock_view(call.context))
+
+
+async def list_faults(call: Call) -> Response:
+    context: ApiContext = call.context
+    return json_response(200, {"faults": [fault_view(fault) for fault in context.engine.faults.armed(context.dialect.name)]})
+
+
+async def arm_fault(call: Call) -> Response:
+    context: ApiContext = call.context
+    body = call.body
+    if body["operation"] not in context.dialect.fault_operations:
+        known = ", ".join(sorted(context.dialect.fault_operations))
+        return problem(400, "Bad Request", f"unknown operation {body['operation']!r}; known: {known}")
+    tenant_id = body.get("tenantId")
+    if tenant_id is not None and context.engine.tenants.get(context.dialect.name, tenant_id) is None:
+        return problem(404, "Not Found", f"no tenant {tenant_id} in {context.dialect.name}")
+    fault = context.engine.faults.arm(context.dialect.name, body["operation"], body.get("count", 1), tenant_id,
+                                      message=body.get("message"))
+    return json_response(201, fault_view(fault))
+
+
+def fault_view(fault: Any) -> dict[str, Any]:
+    return {"id": fault.seq, "operation": fault.operation, "remaining": fault.remaining,
+            "tenantId": fault.tenant_id, "message": fault.message}
+
+
+async def clear_faults(call: Call) -> Response:
+    call.context.engine.faults.clear(call.context.dialect.name)
+    return Response(status_code=204)
+
+
+async def get_config(call: Call) -> Response:
+    return json_response(200, call.context.config())
+
+
+async def update_config(call: Call) -> Response:
+    context: ApiContext = call.context
+    defaults = context.dialect.defaults
+    for group in ("prices", "durations"):
+        unknown = set(call.body.get(group, {})) - set(defaults[group])
+        if unknown:
+            return problem(400, "Bad Request", f"unknown {group}: {', '.join(sorted(unknown))}; "
+                                               f"known: {', '.join(sorted(defaults[group]))}")
+    context.update_config(call.body)
+    return json_response(200, context.config())
+
+
+def new_admin_token() -> str:
+    return "gm_admin_" + secrets.token_urlsafe(24)
+
+
+HANDLERS: dict[str, Handler] = {
+    "getState": get_state, "reset": reset, "listTenants": list_tenants, "createTenant": create_tenant,
+    "getTenant": get_tenant, "topUp": top_up, "getLedger": get_ledger, "getClock": get_clock,
+    "setClock": set_clock, "listFaults": list_faults, "armFault": arm_fault, "clearFaults": clear_faults,
+    "getConfig": get_config, "updateConfig": update_config,
+}

@@ -1,0 +1,141 @@
+"""`genmock`: serve the mock APIs, or check any server against their contracts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mockserver import dialects
+
+DEFAULT_PORT = 8100
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="genmock", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve", help="serve the mock APIs, each at the root of its own origin",
+        description="Serve each API at the root of its own origin (one port per API) with the admin API under "
+                    "/__genmock/ on each. Prints the base URLs, the admin token and the demo credentials.")
+    serve.add_argument("--api", action="append", choices=dialects.NAMES,
+                       help="serve only this API (repeatable; default: all)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"first port: each API listens on PORT + its offset (default {DEFAULT_PORT}); "
+                            "0 = any free port for each API")
+    serve.add_argument("--db", default="genmock.sqlite3",
+                       help="SQLite file that keeps state across restarts, or :memory: (default: genmock.sqlite3)")
+    serve.add_argument("--fresh", action="store_true", help="start from empty state (deletes the --db file)")
+    serve.add_argument("--seed", type=int, help="make ids, credentials and media reproducible")
+    serve.add_argument("--clock", choices=("real", "virtual"), default="real",
+                       help="virtual: time stands still until advanced through the admin API")
+    serve.add_argument("--admin-token", help="use this admin token instead of a generated one")
+    serve.add_argument("--admin-from-anywhere", action="store_true",
+                       help="let non-loopback clients use the admin API (still needs the token)")
+    serve.add_argument("--credentials-file", type=Path,
+                       help="also write base URLs, admin token and credentials per API to FILE as JSON")
+    check = commands.add_parser(
+        "check", help="run the contract suite against a server (the mock or a real implementation)",
+        description="Run the contract suite of one API against BASE_URL with KEY.", add_help=False)
+    check.add_argument("rest", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return run_serve(args)
+    from contracts.runner import main as run_check
+
+    return run_check(args.rest)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from mockserver.admin import new_admin_token
+    from mockserver.engine import Engine
+    from mockserver.engine.clock import Clock
+    from mockserver.server import ApiApp
+
+    if args.fresh and args.db != ":memory:":
+        for suffix in ("", "-wal", "-shm"):
+            Path(args.db + suffix).unlink(missing_ok=True)
+    engine = Engine.open(args.db, seed=args.seed, clock=Clock(args.clock))
+    admin_token = args.admin_token or new_admin_token()
+    served: list[tuple[Any, socket.socket]] = []
+    summary: dict[str, Any] = {"admin_token": admin_token, "seed": engine.ids.seed, "apis": {}}
+    for name in args.api or dialects.NAMES:
+        dialect = dialects.load(name)
+        app = ApiApp(dialect, engine, admin_token, args.admin_from_anywhere)
+        tenant = app.context.demo_tenant()
+        sock = _listen(args.host, args.port + dialect.default_port_offset if args.port else 0)
+        host, port = sock.getsockname()[:2]
+        base_url = f"http://{_url_host(host)}:{port}"
+        summary["apis"][name] = {
+            "title": dialect.title, "base_url": base_url, "admin_url": f"{base_url}/__genmock",
+            "tenant_id": tenant.id, "credentials": engine.tenants.credentials(tenant),
+            "balance": engine.ledger.balance(tenant.id) / 1000,
+        }
+        served.append((app, sock))
+    _print_summary(summary, args.db)
+    if args.credentials_file:
+        args.credentials_file.write_text(json.dumps(summary, indent=2) + "\n")
+    try:
+        asyncio.run(_serve_all(served))
+    finally:
+        engine.store.close()
+    return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        raise SystemExit(f"genmock: cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _print_summary(summary: dict[str, Any], database: str) -> None:
+    lines = [f"genmock serving (state: {database}, seed {summary['seed']})"]
+    for api in summary["apis"].values():
+        lines.append(f"  {api['title']:<10} {api['base_url']}   demo key: {api['credentials'][0]}"
+                     f"   balance: {api['balance']:g}")
+    lines.append(f"  admin token: {summary['admin_token']}   (Bearer; under /__genmock/ on each origin)")
+    print("\n".join(lines), flush=True)
+
+
+async def _serve_all(served: list[tuple[Any, socket.socket]]) -> None:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[no-untyped-def]
+            yield  # signals are handled once for all servers below
+
+    servers = [Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+               for app, _ in served]
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    await asyncio.gather(*(server.serve(sockets=[sock]) for server, (_, sock) in zip(servers, served, strict=True)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""What the handlers of one API origin share: the engine, the dialect, and its current tunables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mockserver.dialects import Dialect
+from mockserver.engine import Engine
+from mockserver.engine.ledger import to_amount
+from mockserver.engine.tenants import Tenant
+
+
+class ApiContext:
+    def __init__(self, engine: Engine, dialect: Dialect) -> None:
+        self.engine = engine
+        self.dialect = dialect
+        self._config: dict[str, Any] | None = None
+        engine.jobs.set_slots(dialect.name, self.config()["slots"])
+
+    def config(self) -> dict[str, Any]:
+        """Prices, durations and slots in force (read once, then cached until changed)."""
+        if self._config is None:
+            self._config = self.engine.config(self.dialect.name, self.dialect.defaults)
+        return self._config
+
+    def update_config(self, changes: dict[str, Any]) -> None:
+        self.engine.set_config(self.dialect.name, changes)
+        self._config = None
+        self.engine.jobs.set_slots(self.dialect.name, self.config()["slots"])
+
+    def reset(self) -> None:
+        self.engine.reset(self.dialect.name)
+        self._config = None
+        self.engine.jobs.set_slots(self.dialect.name, self.config()["slots"])
+
+    def authenticate(self, secret: str) -> Tenant | None:
+        return self.engine.tenants.authenticate(self.dialect.name, secret)
+
+    def new_credential(self) -> str:
+        return f"gm_{self.dialect.name}_" + self.engine.ids.token(32)
+
+    def demo_tenant(self) -> Tenant:
+        """The demo tenant, created (with its demo state) if it does not exist yet."""
+        for tenant in self.engine.tenants.all(self.dialect.name):
+            if tenant.name == self.dialect.demo.name:
+                return tenant
+        return self.create_demo_tenant()
+
+    def create_demo_tenant(self) -> Tenant:
+        demo = self.dialect.demo
+        with self.engine.store.transaction():
+            tenant = self.engine.tenants.create(self.dialect.name, demo.name, list(demo.credentials),
+                                                balance=to_amount(demo.balance))
+            self.dialect.seed_demo(self.engine, tenant.id)
+        return tenant

@@ -1,0 +1,63 @@
+"""The engine: the concepts all three APIs share (tenants, ledger, jobs, clock, assets, faults).
+
+It knows nothing of any wire format; the dialects translate to and from it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from mockserver.engine.assets import Assets
+from mockserver.engine.clock import Clock
+from mockserver.engine.faults import Faults
+from mockserver.engine.ids import IdFactory
+from mockserver.engine.jobs import Jobs
+from mockserver.engine.ledger import Ledger
+from mockserver.engine.store import Store
+from mockserver.engine.tenants import Tenants
+
+
+@dataclass
+class Engine:
+    store: Store
+    clock: Clock
+    ids: IdFactory
+    ledger: Ledger
+    tenants: Tenants
+    jobs: Jobs
+    assets: Assets
+    faults: Faults
+
+    @classmethod
+    def open(cls, database: str = ":memory:", seed: int | None = None, clock: Clock | None = None) -> Engine:
+        """State in `database` (a SQLite file, or ":memory:"); ids reproducible when `seed` is given."""
+        store = Store(database)
+        if seed is None:
+            seed = store.get_setting("seed")
+            if seed is None:
+                seed = random.SystemRandom().randrange(2**31)
+        store.set_setting("seed", seed)
+        clock = clock or Clock()
+        ids = IdFactory(store, seed)
+        ledger = Ledger(store, clock)
+        assets = Assets(store, clock, ids)
+        return cls(store=store, clock=clock, ids=ids, ledger=ledger, tenants=Tenants(store, clock, ids, ledger),
+                   jobs=Jobs(store, clock, ledger, assets, slots={}), assets=assets, faults=Faults(store))
+
+    def config(self, api: str, defaults: dict[str, Any]) -> dict[str, Any]:
+        """The API's tunables (prices, durations, slots): the defaults, overridden by what was set."""
+        stored = self.store.get_setting(f"config:{api}") or {}
+        return {key: {**value, **stored.get(key, {})} if isinstance(value, dict) else stored.get(key, value)
+                for key, value in defaults.items()}
+
+    def set_config(self, api: str, changes: dict[str, Any]) -> None:
+        stored = self.store.get_setting(f"config:{api}") or {}
+        for key, value in changes.items():
+            stored[key] = {**stored.get(key, {}), **value} if isinstance(value, dict) else value
+        self.store.set_setting(f"config:{api}", stored)
+
+    def reset(self, api: str) -> None:
+        self.store.delete_api_state(api)
+        self.store.set_setting(f"config:{api}", {})

@@ -1,0 +1,79 @@
+"""Assets: every image or video a response points at, rendered on demand as real, deterministic bytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from mockserver.engine import media
+from mockserver.engine.clock import Clock
+from mockserver.engine.ids import IdFactory
+from mockserver.engine.store import Store
+
+PNG = "image/png"
+MP4 = "video/mp4"
+
+
+@dataclass(frozen=True)
+class Asset:
+    id: str
+    api: str
+    tenant_id: str
+    job_id: str | None
+    media_type: str
+    width: int
+    height: int
+    seconds: float | None
+    fps: int | None
+    seed: int
+    created_at: float
+    seq: int = 0
+    labels: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def thumbnail_size(self) -> tuple[int, int]:
+        return media.thumbnail_size(self.width, self.height)
+
+
+class Assets:
+    def __init__(self, store: Store, clock: Clock, ids: IdFactory) -> None:
+        self._store = store
+        self._clock = clock
+        self._ids = ids
+
+    def create(self, api: str, tenant_id: str, media_type: str, width: int, height: int, *,
+               job_id: str | None = None, seconds: float | None = None, fps: int | None = None,
+               labels: dict[str, Any] | None = None, at: float | None = None) -> Asset:
+        asset = Asset(id=self._ids.token(24), api=api, tenant_id=tenant_id, job_id=job_id, media_type=media_type,
+                      width=width, height=height, seconds=seconds, fps=fps, seed=self._ids.integer(31),
+                      created_at=self._clock.now() if at is None else at, labels=labels or {})
+        self._store.insert_asset(asset.__dict__)
+        return asset
+
+    def get(self, asset_id: str) -> Asset | None:
+        row = self._store.get_asset(asset_id)
+        return Asset(**row) if row else None
+
+    def of_tenant(self, tenant_id: str, job_id: str | None = None) -> list[Asset]:
+        return [Asset(**row) for row in self._store.assets_of(tenant_id, job_id)]
+
+
+def render(asset: Asset, thumbnail: bool = False) -> tuple[bytes, str]:
+    """The asset's bytes and media type; a thumbnail is always a PNG still."""
+    if thumbnail:
+        width, height = asset.thumbnail_size
+        return _png(width, height, asset.seed), PNG
+    if asset.media_type == MP4:
+        return _mp4(asset.width, asset.height, asset.seconds or 1.0, asset.fps or 16, asset.seed), MP4
+    return _png(asset.width, asset.height, asset.seed), PNG
+
+
+@lru_cache(maxsize=64)
+def _png(width: int, height: int, seed: int) -> bytes:
+    return media.render_png(width, height, seed)
+
+
+@lru_cache(maxsize=8)
+def _mp4(width: int, height: int, seconds: float, fps: int, seed: int) -> bytes:
+    return media.render_mp4(width, height, seconds, fps, seed)

@@ -1,0 +1,45 @@
+"""Faults armed through the admin API, consumed where they fire (e.g. "the next generation fails")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mockserver.engine.store import Store
+
+
+@dataclass(frozen=True)
+class Fault:
+    seq: int
+    api: str
+    operation: str
+    tenant_id: str | None  # None: fires for any tenant
+    remaining: int
+    status: int | None  # for faults that answer a request: the HTTP status to answer with
+    message: str | None
+
+
+class Faults:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def arm(self, api: str, operation: str, count: int = 1, tenant_id: str | None = None,
+            status: int | None = None, message: str | None = None) -> Fault:
+        if count < 1:
+            raise ValueError("a fault fires at least once")
+        fault = {"api": api, "operation": operation, "tenant_id": tenant_id, "remaining": count,
+                 "status": status, "message": message}
+        return Fault(seq=self._store.insert_fault(fault), **fault)
+
+    def take(self, api: str, operation: str, tenant_id: str) -> Fault | None:
+        """Consume and return the oldest fault armed for this operation and tenant, if any."""
+        for row in self._store.faults(api):
+            if row["operation"] == operation and row["tenant_id"] in (None, tenant_id):
+                self._store.spend_fault(row["seq"])
+                return Fault(**row)
+        return None
+
+    def armed(self, api: str) -> list[Fault]:
+        return [Fault(**row) for row in self._store.faults(api)]
+
+    def clear(self, api: str) -> None:
+        self._store.clear_faults(api)

@@ -1,0 +1,142 @@
+"""Jobs: paid at acceptance, queued FIFO onto a fixed number of simulated GPU slots, moved along by the clock.
+
+State is derived from timestamps: `settle` replays what must have happened up to the clock's now (starts,
+completions, failures with their refunds), so a virtual clock makes every run reproducible and a real
+clock needs no background worker.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, replace
+from typing import Any
+
+from mockserver.engine.assets import Assets
+from mockserver.engine.clock import Clock
+from mockserver.engine.ledger import Ledger
+from mockserver.engine.store import Store
+
+QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
+ACTIVE = (QUEUED, RUNNING)
+
+
+@dataclass(frozen=True)
+class Job:
+    seq: int
+    id: str
+    api: str
+    tenant_id: str
+    kind: str
+    status: str
+    params: dict[str, Any]  # the accepted request, plus "outputs": the assets a completion produces
+    cost: int
+    duration: float
+    fail_with: str | None  # set at acceptance when the job is bound to fail (armed fault, rejected input)
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    queue_position: int | None = None  # 0 = running; None once finished
+    progress: float = 0.0  # 0..1
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (COMPLETED, FAILED)
+
+
+class Jobs:
+    def __init__(self, store: Store, clock: Clock, ledger: Ledger, assets: Assets, slots: dict[str, int]) -> None:
+        self._store = store
+        self._clock = clock
+        self._ledger = ledger
+        self._assets = assets
+        self._slots = slots
+
+    def slots(self, api: str) -> int:
+        return self._slots.get(api, 1)
+
+    def set_slots(self, api: str, count: int) -> None:
+        if count < 1:
+            raise ValueError("at least one slot")
+        self.settle(api)
+        self._slots[api] = count
+
+    def submit(self, api: str, tenant_id: str, job_id: str, kind: str, params: dict[str, Any], *,
+               duration: float, cost: int, fail_with: str | None = None) -> Job:
+        """Debit `cost` and queue the job, atomically: InsufficientFunds leaves no trace."""
+        self.settle(api)
+        row = {"id": job_id, "api": api, "tenant_id": tenant_id, "kind": kind, "status": QUEUED, "params": params,
+               "cost": cost, "duration": duration, "fail_with": fail_with, "created_at": self._clock.now()}
+        with self._store.transaction():
+            self._ledger.debit(tenant_id, cost, f"job {job_id}")
+            self._store.insert_job(row)
+        return self.get(api, tenant_id, job_id)  # type: ignore[return-value]
+
+    def get(self, api: str, tenant_id: str, job_id: str) -> Job | None:
+        """The tenant's job; another tenant's job is as absent as a missing one."""
+        self.settle(api)
+        row = self._store.get_job(api, job_id)
+        if row is None or row["tenant_id"] != tenant_id:
+            return None
+        return self._with_queue_view(Job(**row))
+
+    def of_tenant(self, api: str, tenant_id: str, kind: str | None = None) -> list[Job]:
+        self.settle(api)
+        return [self._with_queue_view(Job(**row)) for row in self._store.jobs_of(tenant_id, kind) if row["api"] == api]
+
+    def queue(self, api: str) -> list[Job]:
+        """Active jobs in queue order: running ones first (position 0), then the waiting ones."""
+        self.settle(api)
+        jobs = [Job(**row) for row in self._store.active_jobs(api)]
+        return [self._with_queue_view(job, jobs) for job in jobs]
+
+    def settle(self, api: str) -> list[Job]:
+        """Apply every start, completion and failure due by now; return the jobs that changed."""
+        now = self._clock.now()
+        active = [Job(**row) for row in self._store.active_jobs(api)]
+        if not active:
+            return []
+        running = [job for job in active if job.status == RUNNING]
+        waiting = [job for job in active if job.status == QUEUED]
+        # each slot is free from some time on; slots never used are free from the start of time
+        free_at = [job.started_at + job.duration for job in running]  # type: ignore[operator]
+        free_at += [float("-inf")] * max(0, self.slots(api) - len(free_at))
+        heapq.heapify(free_at)
+        changed: list[Job] = []
+        with self._store.transaction():
+            for job in running:
+                if job.started_at + job.duration <= now:  # type: ignore[operator]
+                    changed.append(self._finish(job))
+            for job in waiting:
+                start = max(job.created_at, free_at[0])
+                if start > now:
+                    break
+                heapq.heapreplace(free_at, start + job.duration)
+                self._store.update_job(api, job.id, status=RUNNING, started_at=start)
+                job = replace(job, status=RUNNING, started_at=start)
+                changed.append(self._finish(job) if start + job.duration <= now else job)
+        return changed
+
+    def _finish(self, job: Job) -> Job:
+        end = job.started_at + job.duration  # type: ignore[operator]
+        if job.fail_with:
+            self._store.update_job(job.api, job.id, status=FAILED, finished_at=end)
+            if job.cost:
+                self._ledger.refund(job.tenant_id, job.cost, f"refund job {job.id}", at=end)
+            return replace(job, status=FAILED, finished_at=end)
+        for output in job.params.get("outputs", []):
+            self._assets.create(job.api, job.tenant_id, output["media_type"], output["width"], output["height"],
+                                job_id=job.id, seconds=output.get("seconds"), fps=output.get("fps"),
+                                labels=output.get("labels"), at=end)
+        self._store.update_job(job.api, job.id, status=COMPLETED, finished_at=end)
+        return replace(job, status=COMPLETED, finished_at=end)
+
+    def _with_queue_view(self, job: Job, active: list[Job] | None = None) -> Job:
+        if job.status == RUNNING:
+            elapsed = self._clock.now() - job.started_at  # type: ignore[operator]
+            return replace(job, queue_position=0, progress=min(1.0, elapsed / job.duration) if job.duration else 1.0)
+        if job.status == QUEUED:
+            if active is None:
+                active = [Job(**row) for row in self._store.active_jobs(job.api)]
+            waiting_ahead = sum(1 for other in active if other.status == QUEUED and other.seq < job.seq)
+            return replace(job, queue_position=1 + waiting_ahead)
+        return replace(job, progress=1.0 if job.status == COMPLETED else job.progress)

@@ -1,0 +1,253 @@
+"""The storage seam: every read and write of engine state goes through `Store`.
+
+SQLite by default (a file, or ":memory:"). The engine uses only the methods below, so a server-grade
+database can replace this class without touching the engine or the dialects.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tenants (
+    id TEXT PRIMARY KEY, api TEXT NOT NULL, name TEXT NOT NULL, created_at REAL NOT NULL,
+    attributes TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS credentials (
+    api TEXT NOT NULL, secret TEXT NOT NULL, tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    PRIMARY KEY (api, secret)
+);
+CREATE TABLE IF NOT EXISTS ledger (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    kind TEXT NOT NULL, amount INTEGER NOT NULL, balance_after INTEGER NOT NULL,
+    reference TEXT NOT NULL, at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_by_tenant ON ledger (tenant_id, seq);
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, api TEXT NOT NULL,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id), kind TEXT NOT NULL, status TEXT NOT NULL,
+    params TEXT NOT NULL, cost INTEGER NOT NULL, duration REAL NOT NULL, fail_with TEXT,
+    created_at REAL NOT NULL, started_at REAL, finished_at REAL, UNIQUE (api, id)
+);
+CREATE INDEX IF NOT EXISTS jobs_active ON jobs (api, status) WHERE status IN ('queued', 'running');
+CREATE TABLE IF NOT EXISTS assets (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, api TEXT NOT NULL,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id), job_id TEXT, media_type TEXT NOT NULL,
+    width INTEGER NOT NULL, height INTEGER NOT NULL, seconds REAL, fps INTEGER, seed INTEGER NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assets_by_tenant ON assets (tenant_id, seq);
+CREATE TABLE IF NOT EXISTS faults (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, api TEXT NOT NULL, operation TEXT NOT NULL,
+    tenant_id TEXT, remaining INTEGER NOT NULL, status INTEGER, message TEXT
+);
+"""
+
+
+class Store:
+    """SQLite-backed state. Safe to share between threads; one writer at a time."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        if path != ":memory:":
+            # WAL with synchronous=NORMAL: durable across process restarts, no fsync per commit.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._depth = 0
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing: writes inside commit together or not at all. Nests (inner blocks join)."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _one(self, sql: str, args: tuple = ()) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(sql, args).fetchone()
+        return dict(row) if row is not None else None
+
+    def _all(self, sql: str, args: tuple = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(row) for row in self._db.execute(sql, args).fetchall()]
+
+    def _run(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, args)
+
+    # -- settings and counters ------------------------------------------------------------------
+    def get_setting(self, key: str) -> Any:
+        row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return json.loads(row["value"]) if row else None
+
+    def set_setting(self, key: str, value: Any) -> None:
+        self._run(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    def next_counter(self, name: str) -> int:
+        row = self._one(
+            "INSERT INTO counters (name, value) VALUES (?, 1) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+            (name,),
+        )
+        assert row is not None
+        return int(row["value"])
+
+    # -- tenants and credentials ----------------------------------------------------------------
+    def insert_tenant(self, tenant: dict[str, Any]) -> None:
+        self._run(
+            "INSERT INTO tenants (id, api, name, created_at, attributes) VALUES (?, ?, ?, ?, ?)",
+            (tenant["id"], tenant["api"], tenant["name"], tenant["created_at"],
+             json.dumps(tenant.get("attributes", {}))),
+        )
+
+    def get_tenant(self, tenant_id: str) -> dict[str, Any] | None:
+        return _decode(self._one("SELECT * FROM tenants WHERE id = ?", (tenant_id,)), "attributes")
+
+    def list_tenants(self, api: str) -> list[dict[str, Any]]:
+        rows = self._all("SELECT * FROM tenants WHERE api = ? ORDER BY created_at, id", (api,))
+        return [_decode(row, "attributes") for row in rows]
+
+    def insert_credential(self, api: str, secret: str, tenant_id: str) -> None:
+        self._run("INSERT INTO credentials (api, secret, tenant_id) VALUES (?, ?, ?)", (api, secret, tenant_id))
+
+    def tenant_for_credential(self, api: str, secret: str) -> str | None:
+        row = self._one("SELECT tenant_id FROM credentials WHERE api = ? AND secret = ?", (api, secret))
+        return row["tenant_id"] if row else None
+
+    def credentials_of(self, tenant_id: str) -> list[str]:
+        rows = self._all("SELECT secret FROM credentials WHERE tenant_id = ? ORDER BY rowid", (tenant_id,))
+        return [row["secret"] for row in rows]
+
+    # -- ledger ----------------------------------------------------------------------------------
+    def last_ledger_entry(self, tenant_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM ledger WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1", (tenant_id,))
+
+    def append_ledger_entry(self, entry: dict[str, Any]) -> int:
+        cursor = self._run(
+            "INSERT INTO ledger (tenant_id, kind, amount, balance_after, reference, at) VALUES (?, ?, ?, ?, ?, ?)",
+            (entry["tenant_id"], entry["kind"], entry["amount"], entry["balance_after"], entry["reference"],
+             entry["at"]),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def ledger_entries(self, tenant_id: str) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM ledger WHERE tenant_id = ? ORDER BY seq", (tenant_id,))
+
+    # -- jobs ------------------------------------------------------------------------------------
+    def insert_job(self, job: dict[str, Any]) -> None:
+        self._run(
+            "INSERT INTO jobs (id, api, tenant_id, kind, status, params, cost, duration, fail_with, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (job["id"], job["api"], job["tenant_id"], job["kind"], job["status"], json.dumps(job["params"]),
+             job["cost"], job["duration"], job.get("fail_with"), job["created_at"]),
+        )
+
+    def update_job(self, api: str, job_id: str, **changes: Any) -> None:
+        columns = ", ".join(f"{name} = ?" for name in changes)
+        self._run(f"UPDATE jobs SET {columns} WHERE api = ? AND id = ?", (*changes.values(), api, job_id))
+
+    def get_job(self, api: str, job_id: str) -> dict[str, Any] | None:
+        return _decode(self._one("SELECT * FROM jobs WHERE api = ? AND id = ?", (api, job_id)), "params")
+
+    def active_jobs(self, api: str) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT * FROM jobs WHERE api = ? AND status IN ('queued', 'running') ORDER BY seq", (api,)
+        )
+        return [_decode(row, "params") for row in rows]
+
+    def jobs_of(self, tenant_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+        if kind is None:
+            rows = self._all("SELECT * FROM jobs WHERE tenant_id = ? ORDER BY seq", (tenant_id,))
+        else:
+            rows = self._all("SELECT * FROM jobs WHERE tenant_id = ? AND kind = ? ORDER BY seq", (tenant_id, kind))
+        return [_decode(row, "params") for row in rows]
+
+    # -- assets ----------------------------------------------------------------------------------
+    def insert_asset(self, asset: dict[str, Any]) -> None:
+        self._run(
+            "INSERT INTO assets (id, api, tenant_id, job_id, media_type, width, height, seconds, fps, seed,"
+            " labels, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (asset["id"], asset["api"], asset["tenant_id"], asset.get("job_id"), asset["media_type"],
+             asset["width"], asset["height"], asset.get("seconds"), asset.get("fps"), asset["seed"],
+             json.dumps(asset.get("labels", {})), asset["created_at"]),
+        )
+
+    def get_asset(self, asset_id: str) -> dict[str, Any] | None:
+        return _decode(self._one("SELECT * FROM assets WHERE id = ?", (asset_id,)), "labels")
+
+    def assets_of(self, tenant_id: str, job_id: str | None = None) -> list[dict[str, Any]]:
+        if job_id is None:
+            rows = self._all("SELECT * FROM assets WHERE tenant_id = ? ORDER BY seq", (tenant_id,))
+        else:
+            rows = self._all(
+                "SELECT * FROM assets WHERE tenant_id = ? AND job_id = ? ORDER BY seq", (tenant_id, job_id)
+            )
+        return [_decode(row, "labels") for row in rows]
+
+    # -- faults ----------------------------------------------------------------------------------
+    def insert_fault(self, fault: dict[str, Any]) -> int:
+        cursor = self._run(
+            "INSERT INTO faults (api, operation, tenant_id, remaining, status, message) VALUES (?, ?, ?, ?, ?, ?)",
+            (fault["api"], fault["operation"], fault.get("tenant_id"), fault["remaining"], fault.get("status"),
+             fault.get("message")),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def faults(self, api: str) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM faults WHERE api = ? AND remaining > 0 ORDER BY seq", (api,))
+
+    def spend_fault(self, seq: int) -> None:
+        self._run("UPDATE faults SET remaining = remaining - 1 WHERE seq = ?", (seq,))
+
+    def clear_faults(self, api: str) -> None:
+        self._run("DELETE FROM faults WHERE api = ?", (api,))
+
+    # -- reset -----------------------------------------------------------------------------------
+    def delete_api_state(self, api: str) -> None:
+        """Remove every tenant, credential, entry, job, asset and fault of one API."""
+        tenant_ids = "SELECT id FROM tenants WHERE api = ?"
+        with self.transaction():
+            self._run(f"DELETE FROM ledger WHERE tenant_id IN ({tenant_ids})", (api,))
+            for table in ("credentials", "jobs", "assets", "faults"):
+                self._run(f"DELETE FROM {table} WHERE api = ?", (api,))
+            self._run("DELETE FROM tenants WHERE api = ?", (api,))
+
+
+def _decode(row: dict[str, Any] | None, column: str) -> Any:
+    if row is not None:
+        row[column] = json.loads(row[column])
+    return row

@@ -1,0 +1,88 @@
+"""One ASGI app per API origin: the API's own routes at the root, asset downloads, and `/__genmock/` admin."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import re
+from functools import cache
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from mockserver import admin
+from mockserver.context import ApiContext
+from mockserver.dialects import Dialect
+from mockserver.engine import Engine
+from mockserver.engine.assets import render
+from mockserver.routing import SpecRouter
+from mockserver.spec import CompiledSpec, compile_spec
+
+ADMIN_PREFIX = "/__genmock/"
+_ASSET_FILE = re.compile(r"^(?P<id>[A-Za-z0-9]+)(?P<thumbnail>-thumbnail)?\.(?P<ext>png|mp4)$")
+
+
+@cache
+def compiled(name: str) -> CompiledSpec:
+    return compile_spec(name)
+
+
+class ApiApp:
+    def __init__(self, dialect: Dialect, engine: Engine, admin_token: str, admin_from_anywhere: bool = False) -> None:
+        self.context = ApiContext(engine, dialect)
+        self.dialect = dialect
+        self.api = SpecRouter(compiled(dialect.spec), dialect.handlers, dialect.errors,
+                              self.context.authenticate, self.context)
+        self.admin = SpecRouter(compiled("admin.yaml"), admin.HANDLERS, admin.ProblemErrors(),
+                                lambda token: admin.ADMIN if hmac.compare_digest(token, admin_token) else None,
+                                self.context)
+        self.admin_from_anywhere = admin_from_anywhere
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(ADMIN_PREFIX):
+            if not self.admin_from_anywhere and not _is_loopback(scope):
+                response = admin.problem(403, "Forbidden", "the admin API answers loopback clients only")
+                await response(scope, receive, send)
+                return
+            await self.admin(scope, receive, send)
+        elif path.startswith(self.dialect.asset_path) and scope["method"] in ("GET", "HEAD"):
+            response = self.asset(Request(scope, receive), path[len(self.dialect.asset_path):])
+            await response(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+    def asset(self, request: Request, name: str) -> Response:
+        found = _ASSET_FILE.match(name)
+        asset = self.context.engine.assets.get(found["id"]) if found else None
+        if asset is None or asset.api != self.dialect.name:
+            return self.dialect.errors.no_route(request)
+        content, media_type = render(asset, thumbnail=bool(found["thumbnail"]))  # type: ignore[index]
+        if media_type.split("/")[1] != found["ext"]:  # type: ignore[index]
+            return self.dialect.errors.no_route(request)
+        return Response(content, media_type=media_type,
+                        headers={"cache-control": "public, max-age=31536000, immutable"})
+
+
+def _is_loopback(scope: Scope) -> bool:
+    client = scope.get("client")
+    if not client:
+        return True  # in-process transports (tests) have no peer address
+    try:
+        return ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return False
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,213 @@
+"""Read an OpenAPI 3.0 document and compile what serving it needs: routes, security, validators.
+
+Everything the mock enforces about a request (paths, methods, parameters, bodies, credentials) comes from
+here, so a behaviour change starts in the spec.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import yaml
+
+SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+# OpenAPI keywords that JSON Schema (draft 4) does not know; they never constrain a request
+_ANNOTATIONS = {"example", "examples", "discriminator", "readOnly", "writeOnly", "xml", "externalDocs", "deprecated"}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One reason a request does not match its operation."""
+
+    location: str  # "body" | "query" | "path" | "header"
+    field: str  # dotted path within the location; "" for the whole body
+    keyword: str  # the JSON Schema keyword that failed ("required", "enum", ...) or "json"
+    message: str
+    schema: dict[str, Any] = field(default_factory=dict, compare=False)  # the failing (sub)schema
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    location: str
+    required: bool
+    schema: dict[str, Any]
+    validator: Any
+
+
+@dataclass(frozen=True)
+class SecurityScheme:
+    name: str
+    kind: str  # "header" | "query" | "cookie" | "bearer"
+    key: str  # header/query/cookie name; "authorization" for bearer
+
+
+@dataclass(frozen=True)
+class BodyBranch:
+    """One alternative of a `oneOf` body, and the keys only it requires (to explain a failure)."""
+
+    validator: Any
+    unique_required: frozenset[str]
+    defaults: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str
+    path: str
+    parameters: tuple[Parameter, ...]
+    body_required: bool
+    body_validator: Any | None
+    body_branches: tuple[BodyBranch, ...]
+    body_defaults: dict[str, Any]
+    security: tuple[tuple[SecurityScheme, ...], ...]  # alternatives; () = no credentials needed
+    responses: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CompiledSpec:
+    document: dict[str, Any]
+    operations: tuple[Operation, ...]
+
+
+@cache
+def load_document(name: str) -> dict[str, Any]:
+    """The parsed spec `specs/<name>` (e.g. "lucydream.yaml")."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(SPECS_DIR / name, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=loader)
+
+
+def compile_spec(name: str) -> CompiledSpec:
+    document = load_document(name)
+    definitions = {key: to_json_schema(value) for key, value in document.get("components", {}).get("schemas", {}).items()}
+    schemes = _security_schemes(document)
+    operations = []
+    for path, item in document.get("paths", {}).items():
+        shared_parameters = item.get("parameters", [])
+        for method in METHODS:
+            if method in item:
+                operations.append(
+                    _operation(document, definitions, schemes, path, method, item[method], shared_parameters)
+                )
+    return CompiledSpec(document=document, operations=tuple(operations))
+
+
+def resolve(document: dict[str, Any], node: Any) -> Any:
+    """Follow a local `$ref` (one level at a time, until the node is not a reference)."""
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = document
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+def to_json_schema(schema: Any) -> Any:
+    """An OpenAPI 3.0 schema object as JSON Schema draft 4 (refs point into `definitions`)."""
+    if isinstance(schema, list):
+        return [to_json_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key.startswith("x-") or key in _ANNOTATIONS or key == "nullable":
+            continue
+        if key == "$ref":
+            result[key] = value.replace("#/components/schemas/", "#/definitions/")
+        elif key in ("properties", "definitions", "patternProperties"):
+            result[key] = {name: to_json_schema(sub) for name, sub in value.items()}
+        elif isinstance(value, dict | list) and key not in ("enum", "required", "default"):
+            result[key] = to_json_schema(value)
+        else:
+            result[key] = value
+    if schema.get("nullable"):
+        if "type" in result:
+            result["type"] = [result["type"], "null"]
+        if "enum" in result and None not in result["enum"]:
+            result["enum"] = [*result["enum"], None]
+    return result
+
+
+def _validator(schema: dict[str, Any], definitions: dict[str, Any]) -> Any:
+    return jsonschema_rs.Draft4Validator({**schema, "definitions": definitions}, validate_formats=True)
+
+
+def _security_schemes(document: dict[str, Any]) -> dict[str, SecurityScheme]:
+    schemes = {}
+    for name, raw in document.get("components", {}).get("securitySchemes", {}).items():
+        scheme = resolve(document, raw)
+        if scheme["type"] == "apiKey":
+            schemes[name] = SecurityScheme(name, scheme["in"], scheme["name"].lower())
+        elif scheme["type"] == "http" and scheme.get("scheme", "").lower() == "bearer":
+            schemes[name] = SecurityScheme(name, "bearer", "authorization")
+        else:
+            raise ValueError(f"security scheme {name!r}: only apiKey and http bearer are supported")
+    return schemes
+
+
+def _operation(document: dict[str, Any], definitions: dict[str, Any], schemes: dict[str, SecurityScheme],
+               path: str, method: str, raw: dict[str, Any], shared_parameters: list[Any]) -> Operation:
+    parameters: dict[tuple[str, str], Parameter] = {}
+    for raw_parameter in [*shared_parameters, *raw.get("parameters", [])]:
+        parameter = resolve(document, raw_parameter)
+        schema = to_json_schema(resolve(document, parameter.get("schema", {})))
+        parameters[(parameter["in"], parameter["name"])] = Parameter(
+            name=parameter["name"], location=parameter["in"], required=parameter.get("required", False),
+            schema=schema, validator=_validator(schema, definitions),
+        )
+    body = resolve(document, raw.get("requestBody")) or {}
+    body_schema = resolve(document, body.get("content", {}).get("application/json", {}).get("schema"))
+    branches: tuple[BodyBranch, ...] = ()
+    body_defaults: dict[str, Any] = {}
+    if body_schema is not None:
+        json_schema = to_json_schema(body_schema)
+        if "oneOf" in body_schema:
+            branches = _branches(document, definitions, body_schema["oneOf"])
+        else:
+            body_defaults = _defaults(document, body_schema)
+    requirements = raw.get("security", document.get("security", []))
+    return Operation(
+        operation_id=raw["operationId"], method=method.upper(), path=path, parameters=tuple(parameters.values()),
+        body_required=bool(body.get("required")),
+        body_validator=_validator(json_schema, definitions) if body_schema is not None else None,
+        body_branches=branches, body_defaults=body_defaults,
+        security=tuple(tuple(schemes[name] for name in requirement) for requirement in requirements),
+        responses=raw.get("responses", {}),
+    )
+
+
+def _branches(document: dict[str, Any], definitions: dict[str, Any], alternatives: list[Any]) -> tuple[BodyBranch, ...]:
+    required = [set(resolve(document, alternative).get("required", [])) for alternative in alternatives]
+    branches = []
+    for index, alternative in enumerate(alternatives):
+        others = set().union(*(keys for position, keys in enumerate(required) if position != index))
+        branches.append(BodyBranch(_validator(to_json_schema(alternative), definitions),
+                                   frozenset(required[index] - others), _defaults(document, alternative)))
+    return tuple(branches)
+
+
+def _defaults(document: dict[str, Any], schema: Any) -> dict[str, Any]:
+    """Top-level property defaults of an object schema: what the server assumes when a field is left out."""
+    properties = resolve(document, schema).get("properties", {})
+    return {name: prop["default"] for name, prop in properties.items() if isinstance(prop, dict) and "default" in prop}
+
+
+def path_pattern(template: str) -> re.Pattern[str]:
+    """`/v1/jobs/{id}` -> a regex with one named group per path parameter (one segment each)."""
+    parts = re.split(r"\{([^}]+)\}", template)
+    regex = "".join(
+        re.escape(part) if index % 2 == 0 else f"(?P<{group_name(part)}>[^/]+)" for index, part in enumerate(parts)
+    )
+    return re.compile(f"^{regex}$")
+
+
+def group_name(name: str) -> str:
+    return re.sub(r"\W", "_", name)
