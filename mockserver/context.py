@@ -28,6 +28,9 @@ class ApiContext:
         self._config = None
         self.engine.jobs.set_slots(self.dialect.name, self.config()["slots"])
 
+    def config_changed_at(self) -> float:
+        return self.engine.config_changed_at(self.dialect.name)
+
     def reset(self) -> None:
         self.engine.reset(self.dialect.name)
         self._config = None
@@ -51,5 +54,6 @@ class ApiContext:
         with self.engine.store.transaction():
             tenant = self.engine.tenants.create(self.dialect.name, demo.name, list(demo.credentials),
                                                 balance=to_amount(demo.balance))
-            self.dialect.seed_demo(self.engine, tenant.id)
+            if self.dialect.seed_demo:
+                self.dialect.seed_demo(self.engine, tenant.id)
         return tenant

@@ -16,7 +16,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from mockserver.spec import CompiledSpec, Operation, Parameter, SecurityScheme, Violation, group_name, path_pattern
+from mockserver.spec import (
+    BodyBranch,
+    CompiledSpec,
+    Operation,
+    Parameter,
+    SecurityScheme,
+    Violation,
+    group_name,
+    path_pattern,
+)
 
 log = logging.getLogger("genmock")
 
@@ -153,7 +162,8 @@ async def _read_json(request: Request) -> Any:
 
 
 def _credential(request: Request, alternatives: tuple[tuple[SecurityScheme, ...], ...]) -> str | None:
-    """The first credential the request offers, in the order the spec lists its security schemes."""
+    """The credential the request offers; None when it offers none, or different ones in different places."""
+    offered = set()
     for requirement in alternatives:
         for scheme in requirement:
             if scheme.kind == "bearer":
@@ -166,8 +176,8 @@ def _credential(request: Request, alternatives: tuple[tuple[SecurityScheme, ...]
             else:
                 value = request.cookies.get(scheme.key)
             if value:
-                return value
-    return None
+                offered.add(value)
+    return offered.pop() if len(offered) == 1 else None
 
 
 def _query(request: Request) -> dict[str, Any]:
@@ -238,28 +248,56 @@ def _validate_body(operation: Operation, body: Any, violations: list[Violation])
             if branch.validator.is_valid(body):
                 defaults = branch.defaults
         return {**defaults, **body}
-    validator = operation.body_validator
+    validator, schema = operation.body_validator, operation.body_schema
     if operation.body_branches:
-        validator = _likely_branch(operation, body)
+        branch = _likely_branch(operation, body)
+        validator, schema = branch.validator, {**branch.schema, "definitions": operation.body_schema["definitions"]}
     for error in validator.iter_errors(body):
-        violations.append(_violation(error))
+        violations.append(_violation(error, schema))
     if not violations:  # valid against each branch alone, yet not exactly one of them
         violations.append(Violation("body", "", "oneOf", "the body matches more than one request shape"))
     return body
 
 
-def _likely_branch(operation: Operation, body: Any) -> Any:
+def _likely_branch(operation: Operation, body: Any) -> BodyBranch:
     """For a `oneOf` body: the alternative the client most likely meant, to explain what is wrong."""
     if isinstance(body, dict):
         for branch in operation.body_branches:
-            if branch.unique_required & body.keys():
-                return branch.validator
-    return operation.body_branches[0].validator
+            if branch.discriminator and body.get(branch.discriminator[0]) in branch.discriminator[1]:
+                return branch
+        # else the one whose own required fields are most completely present (ties: the first listed)
+        return max(operation.body_branches, key=lambda branch: _presence(branch, body))
+    return operation.body_branches[0]
 
 
-def _violation(error: Any) -> Violation:
+def _presence(branch: BodyBranch, body: dict[str, Any]) -> float:
+    keys = branch.unique_required
+    return len(keys & body.keys()) / len(keys) if keys else 0.0
+
+
+def _violation(error: Any, schema: dict[str, Any]) -> Violation:
     path = [str(part) for part in error.instance_path]
     kind = error.kind
+    message = error.message
     if kind.name == "required":
         path.append(str(kind.property))
-    return Violation("body", ".".join(path), kind.name, error.message, {"value": getattr(kind, "value", None)})
+    elif kind.name == "oneOf" or kind.name.startswith("oneOf"):
+        message = _one_of_message(schema, error.schema_path) or f"{'.'.join(path) or 'the body'} matches none of its shapes"
+    elif kind.name == "additionalProperties":
+        message = f"unknown field(s): {', '.join(map(str, getattr(kind, 'unexpected', []) or []))}"
+    return Violation("body", ".".join(path), kind.name, message, {"value": getattr(kind, "value", None)})
+
+
+def _one_of_message(schema: dict[str, Any], schema_path: list[Any]) -> str | None:
+    """"exactly one of a, b is required" where a `oneOf` only picks which field must be present."""
+    node: Any = schema
+    for part in schema_path:
+        node = node[part] if isinstance(node, dict) else node[int(part)]
+        if isinstance(node, dict) and "$ref" in node:
+            node = schema["definitions"][node["$ref"].split("/")[-1]]
+    alternatives = node if isinstance(node, list) else node.get("oneOf", []) if isinstance(node, dict) else []
+    fields = [alt["required"][0] for alt in alternatives if isinstance(alt, dict) and list(alt) == ["required"]
+              and len(alt["required"]) == 1]
+    if fields and len(fields) == len(alternatives):
+        return f"exactly one of {', '.join(fields)} is required"
+    return None

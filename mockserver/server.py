@@ -20,7 +20,7 @@ from mockserver.routing import SpecRouter
 from mockserver.spec import CompiledSpec, compile_spec
 
 ADMIN_PREFIX = "/__genmock/"
-_ASSET_FILE = re.compile(r"^(?P<id>[A-Za-z0-9]+)(?P<thumbnail>-thumbnail)?\.(?P<ext>png|mp4)$")
+_ASSET_FILE = re.compile(r"^(?P<id>[A-Za-z0-9_]+?)(?P<thumbnail>-thumbnail)?\.(?P<ext>png|mp4)$")
 
 
 @cache

@@ -53,8 +53,10 @@ class BodyBranch:
     """One alternative of a `oneOf` body, and the keys only it requires (to explain a failure)."""
 
     validator: Any
+    schema: dict[str, Any]  # as JSON Schema, to explain failures
     unique_required: frozenset[str]
     defaults: dict[str, Any]
+    discriminator: tuple[str, frozenset[str]] | None  # (property, the values that select this branch)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Operation:
     parameters: tuple[Parameter, ...]
     body_required: bool
     body_validator: Any | None
+    body_schema: dict[str, Any] | None  # as JSON Schema, with the spec's schemas under "definitions"
     body_branches: tuple[BodyBranch, ...]
     body_defaults: dict[str, Any]
     security: tuple[tuple[SecurityScheme, ...], ...]  # alternatives; () = no credentials needed
@@ -169,8 +172,8 @@ def _operation(document: dict[str, Any], definitions: dict[str, Any], schemes: d
     body_defaults: dict[str, Any] = {}
     if body_schema is not None:
         json_schema = to_json_schema(body_schema)
-        if "oneOf" in body_schema:
-            branches = _branches(document, definitions, body_schema["oneOf"])
+        if "oneOf" in resolve(document, body_schema):
+            branches = _branches(document, definitions, resolve(document, body_schema))
         else:
             body_defaults = _defaults(document, body_schema)
     requirements = raw.get("security", document.get("security", []))
@@ -178,19 +181,27 @@ def _operation(document: dict[str, Any], definitions: dict[str, Any], schemes: d
         operation_id=raw["operationId"], method=method.upper(), path=path, parameters=tuple(parameters.values()),
         body_required=bool(body.get("required")),
         body_validator=_validator(json_schema, definitions) if body_schema is not None else None,
+        body_schema={**json_schema, "definitions": definitions} if body_schema is not None else None,
         body_branches=branches, body_defaults=body_defaults,
         security=tuple(tuple(schemes[name] for name in requirement) for requirement in requirements),
         responses=raw.get("responses", {}),
     )
 
 
-def _branches(document: dict[str, Any], definitions: dict[str, Any], alternatives: list[Any]) -> tuple[BodyBranch, ...]:
+def _branches(document: dict[str, Any], definitions: dict[str, Any], schema: dict[str, Any]) -> tuple[BodyBranch, ...]:
+    alternatives = schema["oneOf"]
     required = [set(resolve(document, alternative).get("required", [])) for alternative in alternatives]
+    discriminator = schema.get("discriminator")
     branches = []
     for index, alternative in enumerate(alternatives):
         others = set().union(*(keys for position, keys in enumerate(required) if position != index))
-        branches.append(BodyBranch(_validator(to_json_schema(alternative), definitions),
-                                   frozenset(required[index] - others), _defaults(document, alternative)))
+        selected_by = None
+        if discriminator and "$ref" in alternative:
+            values = {value for value, ref in discriminator.get("mapping", {}).items() if ref == alternative["$ref"]}
+            selected_by = (discriminator["propertyName"], frozenset(values or {alternative["$ref"].split("/")[-1]}))
+        json_schema = to_json_schema(alternative)
+        branches.append(BodyBranch(_validator(json_schema, definitions), json_schema, frozenset(required[index] - others), _defaults(document, alternative),
+                                   selected_by))
     return tuple(branches)
 
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from mockserver.engine import Engine
+from mockserver.engine.assets import MP4, Asset
 from mockserver.routing import ErrorFormat, Handler
 
-NAMES = ("lucydream",)
+NAMES = ("lovlychat", "lucydream")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,14 @@ class Dialect:
     asset_path: str  # where asset downloads are served, e.g. "/generated/"
     demo: DemoTenant
     credential_rule: Callable[[str], str | None]  # why a credential cannot be issued, or None
-    seed_demo: Callable[[Engine, str], None]  # extra demo state, given the demo tenant's id
+    seed_demo: Callable[[Engine, str], None] | None = None  # extra demo state, given the demo tenant's id
+
+    def asset_url(self, base_url: str, asset: Asset, thumbnail: bool = False) -> str:
+        """Where the asset's bytes are served (thumbnails are always PNG stills)."""
+        if thumbnail:
+            return f"{base_url}{self.asset_path}{asset.id}-thumbnail.png"
+        extension = "mp4" if asset.media_type == MP4 else "png"
+        return f"{base_url}{self.asset_path}{asset.id}.{extension}"
 
 
 def load(name: str) -> Dialect:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mockserver.engine.assets import Assets
-from mockserver.engine.clock import Clock
+from mockserver.engine.clock import VIRTUAL_EPOCH, Clock
 from mockserver.engine.faults import Faults
 from mockserver.engine.ids import IdFactory
 from mockserver.engine.jobs import Jobs
@@ -57,7 +57,14 @@ class Engine:
         for key, value in changes.items():
             stored[key] = {**stored.get(key, {}), **value} if isinstance(value, dict) else value
         self.store.set_setting(f"config:{api}", stored)
+        self.store.set_setting(f"config-changed:{api}", self.clock.now())
+
+    def config_changed_at(self, api: str) -> float:
+        """When the API's tunables last changed (the defaults count as set at the virtual epoch)."""
+        changed = self.store.get_setting(f"config-changed:{api}")
+        return VIRTUAL_EPOCH if changed is None else changed
 
     def reset(self, api: str) -> None:
         self.store.delete_api_state(api)
         self.store.set_setting(f"config:{api}", {})
+        self.store.set_setting(f"config-changed:{api}", None)

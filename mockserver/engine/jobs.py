@@ -39,6 +39,11 @@ class Job:
     progress: float = 0.0  # 0..1
 
     @property
+    def run_time(self) -> float:
+        """Seconds on a slot: a job bound to fail fails as it starts, using no GPU time."""
+        return 0.0 if self.fail_with else self.duration
+
+    @property
     def finished(self) -> bool:
         return self.status in (COMPLETED, FAILED)
 
@@ -67,9 +72,11 @@ class Jobs:
         row = {"id": job_id, "api": api, "tenant_id": tenant_id, "kind": kind, "status": QUEUED, "params": params,
                "cost": cost, "duration": duration, "fail_with": fail_with, "created_at": self._clock.now()}
         with self._store.transaction():
-            self._ledger.debit(tenant_id, cost, f"job {job_id}")
+            if cost:
+                self._ledger.debit(tenant_id, cost, f"job {job_id}")
             self._store.insert_job(row)
-        return self.get(api, tenant_id, job_id)  # type: ignore[return-value]
+        # reported as accepted, i.e. queued: it reaches a slot on the next settle, even at this same instant
+        return self._with_queue_view(Job(**self._store.get_job(api, job_id)))  # type: ignore[arg-type]
 
     def get(self, api: str, tenant_id: str, job_id: str) -> Job | None:
         """The tenant's job; another tenant's job is as absent as a missing one."""
@@ -98,26 +105,26 @@ class Jobs:
         running = [job for job in active if job.status == RUNNING]
         waiting = [job for job in active if job.status == QUEUED]
         # each slot is free from some time on; slots never used are free from the start of time
-        free_at = [job.started_at + job.duration for job in running]  # type: ignore[operator]
+        free_at = [job.started_at + job.run_time for job in running]  # type: ignore[operator]
         free_at += [float("-inf")] * max(0, self.slots(api) - len(free_at))
         heapq.heapify(free_at)
         changed: list[Job] = []
         with self._store.transaction():
             for job in running:
-                if job.started_at + job.duration <= now:  # type: ignore[operator]
+                if job.started_at + job.run_time <= now:  # type: ignore[operator]
                     changed.append(self._finish(job))
             for job in waiting:
                 start = max(job.created_at, free_at[0])
                 if start > now:
                     break
-                heapq.heapreplace(free_at, start + job.duration)
+                heapq.heapreplace(free_at, start + job.run_time)
                 self._store.update_job(api, job.id, status=RUNNING, started_at=start)
                 job = replace(job, status=RUNNING, started_at=start)
-                changed.append(self._finish(job) if start + job.duration <= now else job)
+                changed.append(self._finish(job) if start + job.run_time <= now else job)
         return changed
 
     def _finish(self, job: Job) -> Job:
-        end = job.started_at + job.duration  # type: ignore[operator]
+        end = job.started_at + job.run_time  # type: ignore[operator]
         if job.fail_with:
             self._store.update_job(job.api, job.id, status=FAILED, finished_at=end)
             if job.cost:
@@ -126,7 +133,7 @@ class Jobs:
         for output in job.params.get("outputs", []):
             self._assets.create(job.api, job.tenant_id, output["media_type"], output["width"], output["height"],
                                 job_id=job.id, seconds=output.get("seconds"), fps=output.get("fps"),
-                                labels=output.get("labels"), at=end)
+                                labels=output.get("labels"), at=end, id_prefix=output.get("id_prefix", ""))
         self._store.update_job(job.api, job.id, status=COMPLETED, finished_at=end)
         return replace(job, status=COMPLETED, finished_at=end)
 

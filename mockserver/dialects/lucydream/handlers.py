@@ -18,10 +18,6 @@ WIDTH, HEIGHT = 896, 1152
 BUCKET_URL = "https://your-bucket-url"  # where trained models land (the docs' placeholder bucket)
 
 
-class GenerationFailed(Exception):
-    """An armed fault: the generation fails and its debit is rolled back."""
-
-
 async def generate(call: Call) -> Response:
     if "tune" in call.body:
         return create_model(call)
@@ -62,21 +58,20 @@ def generate_image(call: Call) -> Response:
         return error(409, "The model is still training")
     if model.status == FAILED:
         return error(409, "The model failed to train")
+    if engine.faults.take(API, "generate", tenant.id):
+        return error(500, "Failed to generate image")
     price = to_amount(call.context.config()["prices"]["generate"])
     try:
         with engine.store.transaction():
             entry = engine.ledger.debit(tenant.id, price, "generation")
-            if engine.faults.take(API, "generate", tenant.id):
-                raise GenerationFailed
             asset = engine.assets.create(API, tenant.id, PNG, WIDTH, HEIGHT, job_id=model.id,
                                          labels={"prompt": body["prompt"], "mode": body["api_mode"]})
     except InsufficientFunds:
         return error(402, "Insufficient balance")
-    except GenerationFailed:
-        return error(500, "Failed to generate image")
-    base = f"{call.base_url}/generated/{asset.id}"
+    dialect = call.context.dialect
     return json_response(200, {
-        "image_url": f"{base}.png", "thumbnail_url": f"{base}-thumbnail.png", "user_prompt": body["prompt"],
+        "image_url": dialect.asset_url(call.base_url, asset),
+        "thumbnail_url": dialect.asset_url(call.base_url, asset, thumbnail=True), "user_prompt": body["prompt"],
         "w": asset.width, "h": asset.height, "balance": from_amount(entry.balance_after),
         "message": "Image generated successfully",
     })

@@ -1,0 +1,124 @@
+"""The engine on its own: ledger arithmetic and atomicity, job scheduling on a virtual clock, ids."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from mockserver.engine import Engine
+from mockserver.engine.assets import PNG
+from mockserver.engine.clock import Clock
+from mockserver.engine.jobs import COMPLETED, FAILED, QUEUED, RUNNING
+from mockserver.engine.ledger import InsufficientFunds
+
+
+@pytest.fixture
+def engine() -> Engine:
+    return Engine.open(":memory:", seed=3, clock=Clock("virtual"))
+
+
+def tenant(engine: Engine, balance: int, api: str = "test") -> str:
+    return engine.tenants.create(api, "t", [f"key-{engine.ids.token(8)}"], balance=balance).id
+
+
+def test_balance_is_the_sum_of_the_entries(engine: Engine) -> None:
+    tid = tenant(engine, 1000)
+    engine.ledger.debit(tid, 300, "a")
+    engine.ledger.refund(tid, 100, "b")
+    engine.ledger.top_up(tid, 50)
+    entries = engine.ledger.entries(tid)
+    assert [entry.kind for entry in entries] == ["top-up", "debit", "refund", "top-up"]
+    assert engine.ledger.balance(tid) == sum(entry.amount for entry in entries) == 850
+
+
+def test_a_debit_never_takes_the_balance_below_zero(engine: Engine) -> None:
+    tid = tenant(engine, 100)
+    with pytest.raises(InsufficientFunds) as refusal:
+        engine.ledger.debit(tid, 101, "too much")
+    assert (refusal.value.required, refusal.value.balance) == (101, 100)
+    assert engine.ledger.balance(tid) == 100 and len(engine.ledger.entries(tid)) == 1
+
+
+def test_concurrent_debits_take_exactly_what_the_wallet_covers(engine: Engine) -> None:
+    tid = tenant(engine, 7_000)
+    accepted, refused = [], []
+    barrier = threading.Barrier(20)
+
+    def spend() -> None:
+        barrier.wait()
+        try:
+            accepted.append(engine.ledger.debit(tid, 1_000, "race"))
+        except InsufficientFunds:
+            refused.append(1)
+
+    threads = [threading.Thread(target=spend) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (len(accepted), len(refused)) == (7, 13)
+    assert engine.ledger.balance(tid) == 0
+    assert sorted(entry.balance_after for entry in accepted) == list(range(0, 7000, 1000))
+
+
+def test_jobs_run_fifo_on_the_slots_and_complete_on_the_clock(engine: Engine) -> None:
+    engine.jobs.set_slots("test", 2)
+    tid = tenant(engine, 10_000)
+    output = {"media_type": PNG, "width": 64, "height": 32}
+    for index in range(3):
+        engine.jobs.submit("test", tid, f"j{index}", "image", {"outputs": [output]}, duration=10, cost=100)
+    jobs = {job.id: job for job in engine.jobs.of_tenant("test", tid)}
+    assert [jobs[j].status for j in ("j0", "j1", "j2")] == [RUNNING, RUNNING, QUEUED]
+    assert jobs["j2"].queue_position == 1
+    engine.clock.advance(10)
+    jobs = {job.id: job for job in engine.jobs.of_tenant("test", tid)}
+    assert [jobs[j].status for j in ("j0", "j1", "j2")] == [COMPLETED, COMPLETED, RUNNING]
+    assert jobs["j2"].started_at == jobs["j0"].finished_at
+    engine.clock.advance(5)
+    assert engine.jobs.get("test", tid, "j2").progress == pytest.approx(0.5)
+    engine.clock.advance(5)
+    assert engine.jobs.get("test", tid, "j2").status == COMPLETED
+    assets = engine.assets.of_tenant(tid)
+    assert len(assets) == 3 and {(a.width, a.height) for a in assets} == {(64, 32)}
+    assert engine.ledger.balance(tid) == 9_700
+
+
+def test_a_failing_job_is_refunded_and_produces_nothing(engine: Engine) -> None:
+    tid = tenant(engine, 1_000)
+    engine.jobs.submit("test", tid, "bad", "image", {"outputs": [{"media_type": PNG, "width": 8, "height": 8}]},
+                       duration=10, cost=400, fail_with="generation_failed")
+    assert engine.ledger.balance(tid) == 600
+    job = engine.jobs.get("test", tid, "bad")
+    assert job.status == FAILED
+    assert engine.ledger.balance(tid) == 1_000
+    assert [entry.kind for entry in engine.ledger.entries(tid)] == ["top-up", "debit", "refund"]
+    assert engine.assets.of_tenant(tid) == []
+
+
+def test_another_tenants_job_is_invisible(engine: Engine) -> None:
+    owner, other = tenant(engine, 1_000), tenant(engine, 1_000)
+    engine.jobs.submit("test", owner, "mine", "image", {}, duration=1, cost=0)
+    assert engine.jobs.get("test", other, "mine") is None
+    assert engine.jobs.get("test", owner, "mine") is not None
+
+
+def test_ids_are_reproducible_for_a_seed_and_never_repeat() -> None:
+    first = Engine.open(":memory:", seed=42)
+    second = Engine.open(":memory:", seed=42)
+    tokens = [first.ids.token(12) for _ in range(50)]
+    assert tokens == [second.ids.token(12) for _ in range(50)]
+    assert len(set(tokens)) == 50
+    assert Engine.open(":memory:", seed=43).ids.token(12) != tokens[0]
+
+
+def test_state_survives_a_restart(tmp_path) -> None:
+    database = str(tmp_path / "state.sqlite3")
+    engine = Engine.open(database, seed=5)
+    tid = tenant(engine, 2_000)
+    engine.ledger.debit(tid, 500, "kept")
+    engine.store.close()
+    reopened = Engine.open(database)
+    assert reopened.ids.seed == 5
+    assert reopened.ledger.balance(tid) == 1_500
+    assert reopened.tenants.get("test", tid) is not None
