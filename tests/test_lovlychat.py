@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+import av
 import pytest
 
 from tests.inprocess import InProcessMock
@@ -118,6 +121,11 @@ def test_video_from_an_own_image_asset_and_not_from_anothers(mock: InProcessMock
     mock.advance(60)
     [clip] = client.get(f"/v1/generation/jobs/{accepted.json()['id']}").json()["assets"]
     assert (clip["mimeType"], clip["width"], clip["height"], clip["durationSeconds"]) == ("video/mp4", 480, 832, 5.0625)
+    video = av.open(io.BytesIO(client.get(clip["url"]).content))
+    stream = video.streams.video[0]
+    assert (stream.codec_context.width, stream.codec_context.height, stream.frames) == (480, 832, 81)
+    thumbnail = client.get(clip["thumbnailUrl"])
+    assert thumbnail.headers["content-type"] == "image/png"
 
 
 def test_gallery_is_newest_first_filtered_and_paged(mock: InProcessMock, client) -> None:
