@@ -1,0 +1,171 @@
+"""An HTTP client whose every response is validated strictly against the spec with openapi-core.
+
+A response with an undeclared status, an undeclared content type, headers or a body that do not match the
+spec becomes a `Finding` of the `responses` layer, whichever layer sent the request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import yaml
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+from openapi_core.templating.responses.exceptions import ResponseNotFound
+from openapi_core.validation.response.exceptions import HeaderValidationError
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from contracts.curl import Transcript
+from contracts.report import Finding, Report
+from contracts.target import Target
+
+NO_BODY = object()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answered request."""
+
+    status: int
+    body: Any  # the parsed JSON body; None when there is none or it is not JSON
+    text: str
+    content_type: str
+    curl: str  # the request as a curl line (secrets masked)
+
+    def field(self, name: str) -> Any:
+        return self.body.get(name) if isinstance(self.body, dict) else None
+
+
+class ContractClient:
+    def __init__(self, target: Target, report: Report, transcript: Transcript) -> None:
+        document = yaml.safe_load(target.spec_path.read_text(encoding="utf-8"))
+        self.auth_header = api_key_header(document)
+        document["servers"] = [{"url": target.root}]  # validate against the target, not the published host
+        self._openapi = OpenAPI.from_dict(document)
+        self._http = httpx.Client(base_url=target.root, timeout=target.timeout)
+        self._report = report
+        self.transcript = transcript
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send(self, method: str, path: str, *, key: str | None, body: Any = NO_BODY, raw: bytes | None = None,
+             validate: bool = True) -> Reply:
+        """Send one request (JSON `body`, or `raw` bytes sent as JSON) with `key` in the API's key header.
+
+        With `validate`, the response is checked against the operation the spec declares for it; leave it
+        off only for requests the spec cannot describe (an undeclared route or method)."""
+        headers = {self.auth_header: key} if key is not None and self.auth_header else {}
+        if raw is not None:
+            request = self._http.build_request(method, path, content=raw,
+                                               headers={**headers, "content-type": "application/json"})
+        elif body is not NO_BODY:
+            request = self._http.build_request(method, path, json=body, headers=headers)
+        else:
+            request = self._http.build_request(method, path, headers=headers)
+        response = self._http.send(request)
+        line = self.transcript.record(request, response.status_code)
+        reply = Reply(status=response.status_code, body=_json(response), text=response.text,
+                      content_type=response.headers.get("content-type", ""), curl=line)
+        if validate:
+            for check, message, dedupe in self._violations(request, response):
+                self._report.add(Finding("responses", check, f"{method} {path}", message, line), dedupe)
+        return reply
+
+    def _violations(self, request: httpx.Request, response: httpx.Response) -> Iterator[tuple[str, str, str]]:
+        """(check, message, dedupe key) for each way the response breaks the spec."""
+        status = response.status_code
+        try:
+            self._openapi.validate_response(_OpenAPIRequest(request), _OpenAPIResponse(response))
+        except ResponseNotFound:
+            yield "status_code_conformance", f"status {status} is not declared for this operation", str(status)
+        except HeaderValidationError as error:
+            yield "response_headers_conformance", f"status {status}: {error}", f"{status}:{error.name}"
+        except Exception as error:  # openapi-core wraps the cause of a data error
+            cause = _root_cause(error)
+            if isinstance(cause, MediaTypeNotFound):
+                content_type = response.headers.get("content-type", "(none)")
+                yield ("content_type_conformance",
+                       f"status {status} answered Content-Type {content_type}; the spec declares "
+                       f"{', '.join(cause.availableMimetypes)}", f"{status}:{content_type}")
+                return
+            errors = list(_schema_errors(error))
+            if not errors:
+                yield "response_schema_conformance", f"status {status}: {error}", f"{status}:{type(cause).__name__}"
+            for where, message, keyword in errors:
+                yield ("response_schema_conformance", f"status {status}: body{where}: {message}",
+                       f"{status}:{where}:{keyword}:{message if keyword == 'required' else ''}")
+
+
+def api_key_header(document: dict[str, Any]) -> str | None:
+    """The header of the spec's first `apiKey` security scheme in a header (e.g. "X-API-Key")."""
+    for scheme in document.get("components", {}).get("securitySchemes", {}).values():
+        if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
+            return str(scheme["name"])
+    return None
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
+def _schema_errors(error: BaseException) -> Iterator[tuple[str, str, str]]:
+    """(where, message, keyword) of each JSON Schema error behind an openapi-core data error. For a `oneOf`,
+    the errors of the alternative that came closest (the fewest errors) explain best what is wrong."""
+    current: BaseException | None = error
+    while current is not None:
+        for schema_error in getattr(current, "schema_errors", ()) or ():
+            yield from _explain(schema_error)
+        current = current.__cause__
+
+
+def _explain(schema_error: Any) -> Iterator[tuple[str, str, str]]:
+    if schema_error.validator in ("oneOf", "anyOf") and schema_error.context:
+        branches: dict[Any, list[Any]] = {}
+        for sub in schema_error.context:
+            branches.setdefault(sub.schema_path[0] if sub.schema_path else None, []).append(sub)
+        closest = min(branches.values(), key=len)
+        for sub in closest:
+            yield from _explain(sub)
+        return
+    where = "".join(f"[{part!r}]" for part in schema_error.absolute_path)
+    yield where, schema_error.message, str(schema_error.validator)
+
+
+class _OpenAPIRequest:
+    """An httpx request as openapi-core's request protocol."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        url = urlsplit(str(request.url))
+        self.host_url = f"{url.scheme}://{url.netloc}"
+        self.path = url.path
+        self.method = request.method.lower()
+        self.body: bytes | None = request.content or None
+        self.content_type = request.headers.get("content-type", "")
+        self.parameters = RequestParameters(query=ImmutableMultiDict(parse_qs(url.query)),
+                                            header=Headers(dict(request.headers)), cookie=ImmutableMultiDict())
+
+
+class _OpenAPIResponse:
+    """An httpx response as openapi-core's response protocol."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.status_code = response.status_code
+        self.data = response.content
+        self.headers = Headers(dict(response.headers))
+        self.content_type = response.headers.get("content-type", "")

@@ -1,0 +1,83 @@
+"""Findings (one broken contract each, with how to reproduce it) and the report that collects them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+LAYERS = ("schema", "responses", "stateful")
+
+
+@dataclass(frozen=True)
+class Finding:
+    layer: str  # "schema" | "responses" | "stateful"
+    check: str  # e.g. "status_code_conformance", "failure_is_free"
+    operation: str  # e.g. "POST /wp-json/apiservices/v1/generate"
+    message: str
+    reproduction: str = ""  # curl line(s), or the failing sequence of a state machine
+
+
+@dataclass
+class Report:
+    api: str
+    base_url: str
+    layers: list[str] = field(default_factory=list)  # the layers that ran, in order
+    findings: list[Finding] = field(default_factory=list)
+    notes: dict[str, list[str]] = field(default_factory=dict)  # per layer: what was skipped and why, budgets
+    seconds: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # per layer: requests, answers by status...
+    _seen: set[tuple[str, ...]] = field(default_factory=set, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def add(self, finding: Finding, dedupe: str | None = None) -> bool:
+        """Record a finding unless one with the same layer, check, operation and `dedupe` key (default: the
+        message) is already in; return whether it was new."""
+        key = (finding.layer, finding.check, finding.operation, finding.message if dedupe is None else dedupe)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        self.findings.append(finding)
+        return True
+
+    def note(self, layer: str, text: str) -> None:
+        self.notes.setdefault(layer, []).append(text)
+
+    def count(self, layer: str, what: str, number: int = 1) -> None:
+        layer_counts = self.counts.setdefault(layer, {})
+        layer_counts[what] = layer_counts.get(what, 0) + number
+
+    def checks(self, layer: str | None = None) -> set[str]:
+        """The names of the checks that found something (in one layer, or in any)."""
+        return {finding.check for finding in self.findings if layer is None or finding.layer == layer}
+
+    def render(self) -> str:
+        lines = [f"genmock check: {self.api} at {self.base_url}"]
+        shown = [layer for layer in LAYERS if layer in self.layers or self._of(layer)]
+        for layer in shown:
+            findings = self._of(layer)
+            verdict = "FAILED" if findings else "passed"
+            timing = f" in {self.seconds[layer]:.1f}s" if layer in self.seconds else ""
+            ran = "" if layer in self.layers else " (findings from responses other layers received)"
+            lines.append("")
+            lines.append(f"[{layer}] {verdict}{timing}{ran}: {len(findings)} finding(s)")
+            lines.extend(f"  note: {text}" for text in self.notes.get(layer, []))
+            for number, finding in enumerate(findings, 1):
+                lines.append(f"  {number}. {finding.check} on {finding.operation}")
+                lines.extend(f"     {line}" for line in finding.message.splitlines())
+                if finding.reproduction:
+                    lines.append("     reproduce:")
+                    lines.extend(f"       {line}" for line in finding.reproduction.splitlines())
+        lines.append("")
+        lines.append("OK: every contract held" if self.ok else f"FAILED: {len(self.findings)} finding(s)")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"api": self.api, "base_url": self.base_url, "ok": self.ok, "layers": self.layers,
+                "seconds": self.seconds, "notes": self.notes, "counts": self.counts,
+                "findings": [asdict(finding) for finding in self.findings]}
+
+    def _of(self, layer: str) -> list[Finding]:
+        return [finding for finding in self.findings if finding.layer == layer]

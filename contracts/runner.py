@@ -1,0 +1,140 @@
+"""`genmock check`: judge a server of an API against its contracts, print the report, exit 1 on any finding.
+
+Exit codes: 0 every contract held, 1 at least one finding, 2 usage error (bad arguments, unreachable server,
+refused admin token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from contracts import schema
+from contracts.apis import PROFILES, profile
+from contracts.report import LAYERS, Finding, Report
+from contracts.session import open_session
+from contracts.target import ADMIN_PREFIX, AdminError, Target
+
+DEFAULT_MAX_EXAMPLES = 50
+
+
+class UsageError(Exception):
+    pass
+
+
+def run(target: Target, layers: Sequence[str] = LAYERS, max_examples: int = DEFAULT_MAX_EXAMPLES,
+        seed: int = 0, shrink: bool = True) -> Report:
+    """Run the given layers (in the order schema, responses, stateful) and return their report.
+
+    `shrink` off reports failures as first found (faster; longer reproductions)."""
+    unknown = set(layers) - set(LAYERS)
+    if unknown:
+        raise UsageError(f"unknown layer(s) {', '.join(sorted(unknown))}; known: {', '.join(LAYERS)}")
+    api = profile(target.api)
+    report = Report(target.api, target.root)
+    session = open_session(target, report)
+    try:
+        for layer in (name for name in LAYERS if name in layers):
+            report.layers.append(layer)
+            started = time.monotonic()
+            try:
+                if layer == "schema":
+                    schema.run(target, api, report, max_examples, seed, shrink)
+                elif layer == "responses":
+                    api.tour().run(session)
+                else:
+                    api.machine().run(session, max_examples, shrink=shrink)
+            except (httpx.HTTPError, AdminError) as error:
+                report.add(Finding(layer, "server_error", "(run)",
+                                   f"the layer stopped: {type(error).__name__}: {error}", session.transcript.text()))
+            report.seconds[layer] = time.monotonic() - started
+    finally:
+        session.close()
+    return report
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exit_:
+        return 0 if exit_.code == 0 else 2
+    try:
+        target = _target(args)
+        layers = [layer.strip() for layer in args.layers.split(",") if layer.strip()]
+        if not layers or set(layers) - set(LAYERS):
+            raise UsageError(f"--layers takes a comma-separated subset of {','.join(LAYERS)}")
+        if args.max_examples < 1:
+            raise UsageError("--max-examples must be at least 1")
+        _preflight(target)
+        report = run(target, layers, args.max_examples, args.seed, not args.no_shrink)
+    except UsageError as error:
+        print(f"genmock check: {error}", file=sys.stderr)
+        return 2
+    print(report.render())
+    if args.json:
+        args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return 0 if report.ok else 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genmock check", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--api", required=True, choices=sorted(PROFILES))
+    parser.add_argument("--base-url", required=True, help="where the server under test answers, e.g. "
+                                                          "http://127.0.0.1:8102")
+    parser.add_argument("--key", required=True, help="an API key of a tenant with some balance")
+    parser.add_argument("--second-key", help="an API key of another tenant (tenant isolation)")
+    parser.add_argument("--admin-token", help="a genmock admin token: fresh tenants, virtual clock, faults, ledger")
+    parser.add_argument("--model-id", help="a ready model of the tenant of --key")
+    parser.add_argument("--safetensors-path", help="the .safetensors file of --model-id")
+    parser.add_argument("--trigger-name", default="woman", choices=("man", "woman"),
+                        help="the trigger name --model-id was trained with (default woman)")
+    parser.add_argument("--price", type=float, help="the price of one generation (else read from the admin "
+                                                    "API or learnt)")
+    parser.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES,
+                        help=f"schemathesis examples per operation and state-machine sequences "
+                             f"(default {DEFAULT_MAX_EXAMPLES})")
+    parser.add_argument("--layers", default=",".join(LAYERS), help=f"comma-separated (default {','.join(LAYERS)})")
+    parser.add_argument("--spec", type=Path, help="the OpenAPI document (default specs/<api>.yaml)")
+    parser.add_argument("--seed", type=int, default=0, help="schemathesis' seed (default 0: reproducible runs)")
+    parser.add_argument("--no-shrink", action="store_true",
+                        help="report failures as first found, without searching for the smallest reproduction")
+    parser.add_argument("--timeout", type=float, default=30.0, help="per request, in seconds (default 30)")
+    parser.add_argument("--json", type=Path, help="also write the report as JSON to this file")
+    return parser
+
+
+def _target(args: argparse.Namespace) -> Target:
+    if not args.base_url.startswith(("http://", "https://")):
+        raise UsageError(f"--base-url must be an http(s) URL, not {args.base_url!r}")
+    if bool(args.model_id) != bool(args.safetensors_path):
+        raise UsageError("--model-id and --safetensors-path go together")
+    if args.spec is not None and not args.spec.is_file():
+        raise UsageError(f"no spec at {args.spec}")
+    target = Target(api=args.api, base_url=args.base_url, key=args.key, second_key=args.second_key,
+                    admin_token=args.admin_token, model_id=args.model_id, safetensors_path=args.safetensors_path,
+                    trigger_name=args.trigger_name, price=args.price, spec=args.spec, timeout=args.timeout)
+    if not target.spec_path.is_file():
+        raise UsageError(f"no spec at {target.spec_path}")
+    return target
+
+
+def _preflight(target: Target) -> None:
+    """Fail fast, as a usage error, when the server does not answer or refuses the admin token."""
+    try:
+        httpx.get(target.root + "/", timeout=min(target.timeout, 10.0))
+    except httpx.HTTPError as error:
+        raise UsageError(f"cannot reach {target.root}: {type(error).__name__}: {error}") from error
+    if target.admin_token:
+        response = httpx.get(f"{target.root}{ADMIN_PREFIX}/state", timeout=min(target.timeout, 10.0),
+                             headers={"authorization": f"Bearer {target.admin_token}"})
+        if response.status_code != 200:
+            raise UsageError(f"the admin API at {target.root}{ADMIN_PREFIX} answered {response.status_code} "
+                             "to the admin token")

@@ -1,0 +1,141 @@
+"""The schema layer: schemathesis 4 over every operation of the spec, in-process, findings into the report.
+
+It runs schemathesis' own engine (`schemathesis.engine.from_schema(schema).execute()`, what `st run` runs):
+the examples, coverage and fuzzing phases (stateful needs OpenAPI links, which the specs do not declare),
+with positive and negative data, through every built-in check that applies to a response:
+not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+response_headers_conformance, positive_data_acceptance, negative_data_rejection, missing_required_header,
+ignored_auth, allow_header_conformance (and use_after_free, ensure_resource_availability and
+object_level_authorization where they apply). Two are configured rather than taken as they come:
+
+- unsupported_method insists on 405 for a method the spec does not declare, and cannot be told otherwise.
+  An API may contract for another answer (a WordPress route answers such a method exactly like an unknown
+  route: 404 `rest_no_route`), so it is replaced by `UndeclaredMethodAnswer`, which sends the same probes
+  and holds the server to the answer its profile (`contracts.apis`) documents.
+- positive_data_acceptance also accepts the statuses a valid request may get on this API (402 when a prepaid
+  balance runs out), so a drained wallet is not mistaken for a rejected input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import schemathesis
+import yaml
+from schemathesis.checks import CheckContext
+from schemathesis.config import PositiveDataAcceptanceConfig, SchemathesisConfig
+from schemathesis.core.transport import Response
+from schemathesis.engine import StopReason, events, from_schema
+from schemathesis.generation.case import Case
+from schemathesis.generation.meta import CoverageScenario, coverage_scenario
+
+from contracts.apis import ApiProfile
+from contracts.report import Finding, Report
+from contracts.target import Target
+
+LAYER = "schema"
+
+
+@schemathesis.check
+class UndeclaredMethodAnswer:
+    """A method the spec does not declare on a declared path gets the answer the API documents for it."""
+
+    def __init__(self, statuses: list[int] | None = None, error_code: str | None = None) -> None:
+        self.statuses = set(statuses or ())  # unconfigured: leave such probes alone
+        self.error_code = error_code
+
+    def after_response(self, ctx: CheckContext, response: Response, case: Case) -> bool | None:
+        # OPTIONS is left out as by the built-in check: frameworks answer it themselves (WordPress included)
+        if (not self.statuses or coverage_scenario(case) != CoverageScenario.UNSPECIFIED_HTTP_METHOD
+                or response.request.method == "OPTIONS"):
+            return None
+        method, status = response.request.method, response.status_code
+        expected = " or ".join(str(status) for status in sorted(self.statuses))
+        if status not in self.statuses:
+            raise AssertionError(f"Undeclared method {method} answered {status}; this API answers {expected}")
+        if self.error_code:
+            try:
+                code = response.json().get("code")
+            except Exception:
+                code = None
+            if code != self.error_code:
+                raise AssertionError(f"Undeclared method {method} answered {status} without the error code "
+                                     f"{self.error_code!r} (got {code!r})")
+        return None
+
+
+def config_for(target: Target, profile: ApiProfile, max_examples: int, seed: int,
+               shrink: bool = True) -> SchemathesisConfig:
+    document = yaml.safe_load(target.spec_path.read_text(encoding="utf-8"))
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    auth = {name: {"api_key": target.key} for name, scheme in schemes.items() if scheme.get("type") == "apiKey"}
+    return SchemathesisConfig.from_dict({
+        "seed": seed,
+        "base-url": target.root,
+        "workers": 1,
+        "continue-on-failure": True,  # every failing check of an operation, not only the first
+        "request-timeout": target.timeout,
+        "cache": {"enabled": False},  # nothing written to the working directory
+        "output": {"sanitization": {"enabled": False}},  # secrets are masked by `_masked` instead
+        "generation": {"mode": "all", "max-examples": max_examples, "database": "none", "no-shrink": not shrink},
+        "auth": {"openapi": auth},
+        "checks": {
+            "unsupported_method": {"enabled": False},  # replaced by UndeclaredMethodAnswer, see above
+            "UndeclaredMethodAnswer": {"statuses": list(profile.undeclared_method_statuses),
+                                       "error_code": profile.undeclared_method_error_code},
+            "positive_data_acceptance": {"expected-statuses": [
+                *PositiveDataAcceptanceConfig().expected_statuses, *map(str, profile.valid_input_statuses)]},
+        },
+    })
+
+
+def run(target: Target, profile: ApiProfile, report: Report, max_examples: int, seed: int = 0,
+        shrink: bool = True) -> None:
+    config = config_for(target, profile, max_examples, seed, shrink)
+    schema = schemathesis.openapi.from_path(target.spec_path, config=config)
+    masks = target.masks()
+    cases = 0
+    seen: set[Any] = set()  # schemathesis' Failure compares equal when it is the same finding
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            cases += len(event.recorder.cases)
+            _add_failures(event.recorder.checks, report, masks, seen)
+        elif isinstance(event, events.NonFatalError):
+            report.add(Finding(LAYER, "schemathesis_error", event.label,
+                               f"{event.info.title}: {event.info.message}", _masked(event.code_sample or "", masks)))
+        elif isinstance(event, events.FatalError):
+            report.add(Finding(LAYER, "schemathesis_error", "(run)", f"{type(event.exception).__name__}: "
+                                                                     f"{event.exception}"))
+        elif isinstance(event, events.EngineFinished):
+            for failure in event.failures:
+                report.add(Finding(LAYER, failure.title, failure.operation or "(run)", failure.message))
+            if event.stop_reason == StopReason.SERVER_UNAVAILABLE:
+                report.add(Finding(LAYER, "server_available", "(run)", "the server stopped responding"))
+    report.count(LAYER, "requests", cases)
+    report.note(LAYER, f"{cases} requests; fuzzing budget {max_examples} examples per operation, seed {seed}")
+
+
+def _add_failures(checks: dict[str, list[Any]], report: Report, masks: dict[str, str], seen: set[Any]) -> None:
+    for nodes in checks.values():
+        for node in nodes:
+            info = node.failure_info
+            if info is None or info.failure in seen:
+                continue
+            failure = info.failure
+            seen.add(failure)
+            message = _shortened(f"{failure.title}\n{failure.message}".strip())
+            report.add(Finding(LAYER, node.name, failure.operation or "(run)", message,
+                               _masked(info.code_sample, masks)))
+
+
+def _shortened(message: str, lines: int = 30) -> str:
+    """Schemathesis quotes whole schemas; the first lines say what is wrong."""
+    kept = message.splitlines()
+    return message if len(kept) <= lines else "\n".join([*kept[:lines], f"... ({len(kept) - lines} more lines)"])
+
+
+def _masked(code_sample: str, masks: dict[str, str]) -> str:
+    """Secrets out of a curl line; schemathesis quotes header values in single quotes, hence '"$KEY"'."""
+    for secret, variable in masks.items():
+        code_sample = code_sample.replace(secret, f"'\"{variable}\"'")
+    return code_sample

@@ -1,0 +1,101 @@
+"""What the suite judges (an API at a base URL, with credentials), and the admin client for genmock servers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from contracts.curl import Transcript
+
+SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
+ADMIN_PREFIX = "/__genmock"
+
+
+@dataclass(frozen=True)
+class Target:
+    api: str  # e.g. "lucydream": names the spec (specs/<api>.yaml) and the API's state machine
+    base_url: str
+    key: str
+    second_key: str | None = None  # a key of another tenant, for the isolation properties
+    admin_token: str | None = None  # a genmock admin token: fresh tenants, a virtual clock, faults
+    model_id: str | None = None  # a ready model of the tenant of `key`
+    safetensors_path: str | None = None
+    trigger_name: str = "woman"  # the `name` --model-id was trained with; its generations must use it
+    price: float | None = None  # the price of one generation, when known and no admin token tells it
+    spec: Path | None = None  # overrides specs/<api>.yaml
+    timeout: float = 30.0
+
+    @property
+    def spec_path(self) -> Path:
+        return self.spec or SPECS_DIR / f"{self.api}.yaml"
+
+    @property
+    def root(self) -> str:
+        return self.base_url.rstrip("/")
+
+    def masks(self) -> dict[str, str]:
+        """The secrets a reproduction must not print, and the shell variables shown instead."""
+        masks = {self.key: "$KEY"}
+        if self.second_key:
+            masks[self.second_key] = "$SECOND_KEY"
+        if self.admin_token:
+            masks[self.admin_token] = "$ADMIN_TOKEN"
+        return masks
+
+
+class AdminError(Exception):
+    """The admin API refused or failed a call the suite needs (the target is not a genmock server?)."""
+
+
+class AdminClient:
+    """The genmock admin API (`specs/admin.yaml`) of one API origin; only used when an admin token is given."""
+
+    def __init__(self, target: Target, transcript: Transcript) -> None:
+        if not target.admin_token:
+            raise ValueError("the admin client needs an admin token")
+        self._http = httpx.Client(base_url=target.root + ADMIN_PREFIX, timeout=target.timeout,
+                                  headers={"authorization": f"Bearer {target.admin_token}"})
+        self._transcript = transcript
+
+    def close(self) -> None:
+        self._http.close()
+
+    def config(self) -> dict[str, Any]:
+        return self._call("GET", "/config")
+
+    def clock(self) -> dict[str, Any]:
+        return self._call("GET", "/clock")
+
+    def set_clock(self, mode: str | None = None, now: str | None = None,
+                  advance_seconds: float | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if mode:
+            body["mode"] = mode
+        if now:
+            body["now"] = now
+        if advance_seconds:
+            body["advanceSeconds"] = advance_seconds
+        return self._call("POST", "/clock", body)
+
+    def create_tenant(self, name: str, balance: float, credentials: list[str]) -> dict[str, Any]:
+        return self._call("POST", "/tenants", {"name": name, "balance": balance, "credentials": credentials})
+
+    def ledger(self, tenant_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/tenants/{tenant_id}/ledger")
+
+    def arm_fault(self, operation: str, tenant_id: str, count: int = 1) -> dict[str, Any]:
+        return self._call("POST", "/faults", {"operation": operation, "count": count, "tenantId": tenant_id})
+
+    def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        try:
+            response = self._http.request(method, path, json=body) if body is not None else \
+                self._http.request(method, path)
+        except httpx.HTTPError as error:
+            raise AdminError(f"{method} {ADMIN_PREFIX}{path}: {error}") from error
+        self._transcript.record(response.request, response.status_code)
+        if not response.is_success:
+            raise AdminError(f"{method} {ADMIN_PREFIX}{path} answered {response.status_code}: {response.text[:300]}")
+        return response.json()
