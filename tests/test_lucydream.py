@@ -152,3 +152,15 @@ def test_a_model_whose_training_fails_is_never_usable(mock: InProcessMock) -> No
 def test_unknown_assets_are_404(mock: InProcessMock) -> None:
     client = mock.client("lucydream")
     assert client.get("/generated/doesnotexist.png").status_code == 404
+
+
+def test_ready_at_counts_the_models_queued_for_training_before(mock: InProcessMock) -> None:
+    mock.admin("lucydream").patch("/__genmock/config", json={"durations": {"train": 100}, "slots": 2})
+    client = mock.client("lucydream", **{"X-API-Key": "your_api_key_here"})
+    models = [client.post(ROUTE, json={"tune": TUNE}).json() for _ in range(3)]
+    assert [model["ready_at"][11:19] for model in models] == ["00:01:40", "00:01:40", "00:03:20"]
+    mock.advance(100)
+    third = {**EXAMPLE, "tune_id": models[2]["tune_id"], "safetensors_path": models[2]["safetensors_path"]}
+    assert client.post(ROUTE, json=third).status_code == 409
+    mock.advance(100)
+    assert client.post(ROUTE, json=third).status_code == 200

@@ -14,7 +14,7 @@ class Clock:
     def __init__(self, mode: str = "real", start: float | None = None) -> None:
         self._virtual_now: float | None = None
         if mode == "virtual":
-            self.use_virtual(start)
+            self.use_virtual(VIRTUAL_EPOCH if start is None else start)  # a fixed epoch: reproducible runs
 
     @property
     def mode(self) -> str:
@@ -24,8 +24,8 @@ class Clock:
         return time.time() if self._virtual_now is None else self._virtual_now
 
     def use_virtual(self, start: float | None = None) -> None:
-        """Freeze time at `start` (default: a fixed epoch, so runs are reproducible)."""
-        self._virtual_now = VIRTUAL_EPOCH if start is None else start
+        """Freeze time at `start` (default: where it is now, real or virtual)."""
+        self._virtual_now = self.now() if start is None else start
 
     def use_real(self) -> None:
         self._virtual_now = None

@@ -104,10 +104,7 @@ class Jobs:
             return []
         running = [job for job in active if job.status == RUNNING]
         waiting = [job for job in active if job.status == QUEUED]
-        # each slot is free from some time on; slots never used are free from the start of time
-        free_at = [job.started_at + job.run_time for job in running]  # type: ignore[operator]
-        free_at += [float("-inf")] * max(0, self.slots(api) - len(free_at))
-        heapq.heapify(free_at)
+        free_at = self._slot_free_times(api, running)
         changed: list[Job] = []
         with self._store.transaction():
             for job in running:
@@ -122,6 +119,30 @@ class Jobs:
                 job = replace(job, status=RUNNING, started_at=start)
                 changed.append(self._finish(job) if start + job.run_time <= now else job)
         return changed
+
+    def finish_estimate(self, api: str, job_id: str) -> float | None:
+        """When an active job will finish if no slot count changes: the queue played forward."""
+        self.settle(api)
+        active = [Job(**row) for row in self._store.active_jobs(api)]
+        running = [job for job in active if job.status == RUNNING]
+        for job in running:
+            if job.id == job_id:
+                return job.started_at + job.run_time  # type: ignore[operator]
+        free_at = self._slot_free_times(api, running)
+        for job in active:
+            if job.status == QUEUED:
+                finish = max(job.created_at, free_at[0]) + job.run_time
+                heapq.heapreplace(free_at, finish)
+                if job.id == job_id:
+                    return finish
+        return None
+
+    def _slot_free_times(self, api: str, running: list[Job]) -> list[float]:
+        """A heap: when each slot is free; slots no running job holds are free from the start of time."""
+        free_at = [job.started_at + job.run_time for job in running]  # type: ignore[operator]
+        free_at += [float("-inf")] * max(0, self.slots(api) - len(free_at))
+        heapq.heapify(free_at)
+        return free_at
 
     def _finish(self, job: Job) -> Job:
         end = job.started_at + job.run_time  # type: ignore[operator]

@@ -29,7 +29,7 @@ DIALECT = Dialect(
     errors=LucyDreamErrors(),
     defaults={"prices": {"generate": 0.1, "train": 0.0}, "durations": {"train": 120.0}, "slots": 4},
     fault_operations={
-        "generate": "the next generation answers 500 and costs nothing",
+        "generate": "the next generation request for a usable model answers 500 and costs nothing",
         "train": "the next model creation is accepted but its training fails",
     },
     asset_path="/generated/",

@@ -41,7 +41,8 @@ def create_model(call: Call) -> Response:
     )
     return json_response(200, {
         "tune_id": tune_id, "title": tune["title"], "name": tune["name"], "status": "training",
-        "safetensors_path": safetensors_path, "ready_at": iso(job.created_at + job.duration),
+        "safetensors_path": safetensors_path,
+        "ready_at": iso(engine.jobs.finish_estimate(API, job.id) or engine.clock.now()),
         "message": "Model creation started",
     })
 
