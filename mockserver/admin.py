@@ -154,7 +154,8 @@ async def set_clock(call: Call) -> Response:
 
 async def list_faults(call: Call) -> Response:
     context: ApiContext = call.context
-    return json_response(200, {"faults": [fault_view(fault) for fault in context.engine.faults.armed(context.dialect.name)]})
+    faults = context.engine.faults.armed(context.dialect.name)
+    return json_response(200, {"faults": [fault_view(fault) for fault in faults]})
 
 
 async def arm_fault(call: Call) -> Response:

@@ -282,7 +282,8 @@ def _violation(error: Any, schema: dict[str, Any]) -> Violation:
     if kind.name == "required":
         path.append(str(kind.property))
     elif kind.name == "oneOf" or kind.name.startswith("oneOf"):
-        message = _one_of_message(schema, error.schema_path) or f"{'.'.join(path) or 'the body'} matches none of its shapes"
+        where = ".".join(path) or "the body"
+        message = _one_of_message(schema, error.schema_path) or f"{where} matches none of its shapes"
     elif kind.name == "additionalProperties":
         message = f"unknown field(s): {', '.join(map(str, getattr(kind, 'unexpected', []) or []))}"
     return Violation("body", ".".join(path), kind.name, message, {"value": getattr(kind, "value", None)})

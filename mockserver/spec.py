@@ -90,7 +90,8 @@ def load_document(name: str) -> dict[str, Any]:
 
 def compile_spec(name: str) -> CompiledSpec:
     document = load_document(name)
-    definitions = {key: to_json_schema(value) for key, value in document.get("components", {}).get("schemas", {}).items()}
+    schemas = document.get("components", {}).get("schemas", {})
+    definitions = {key: to_json_schema(value) for key, value in schemas.items()}
     schemes = _security_schemes(document)
     operations = []
     for path, item in document.get("paths", {}).items():
@@ -200,8 +201,8 @@ def _branches(document: dict[str, Any], definitions: dict[str, Any], schema: dic
             values = {value for value, ref in discriminator.get("mapping", {}).items() if ref == alternative["$ref"]}
             selected_by = (discriminator["propertyName"], frozenset(values or {alternative["$ref"].split("/")[-1]}))
         json_schema = to_json_schema(alternative)
-        branches.append(BodyBranch(_validator(json_schema, definitions), json_schema, frozenset(required[index] - others), _defaults(document, alternative),
-                                   selected_by))
+        branches.append(BodyBranch(_validator(json_schema, definitions), json_schema,
+                                   frozenset(required[index] - others), _defaults(document, alternative), selected_by))
     return tuple(branches)
 
 

@@ -102,8 +102,8 @@ def test_lovlychat_quickstart_queue_poll_embed_list() -> None:
     with running_mock("--clock", "virtual") as served:
         api = served["apis"]["lovlychat"]
         key = {"authorization": f"Bearer {api['credentials'][0]}"}
-        status, job = call("POST", f"{api['base_url']}/v1/generation/jobs",
-                           {"kind": "image", "variant": "standard", "prompt": "Aiko", "characterId": "char_aiko"}, **key)
+        request = {"kind": "image", "variant": "standard", "prompt": "Aiko", "characterId": "char_aiko"}
+        status, job = call("POST", f"{api['base_url']}/v1/generation/jobs", request, **key)
         assert (status, job["status"]) == (202, "queued")
         admin = {"authorization": f"Bearer {served['admin_token']}"}
         for _ in range(20):
