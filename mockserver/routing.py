@@ -51,12 +51,22 @@ class Call:
     path: dict[str, Any]
     query: dict[str, Any]
     body: Any
-    context: Any  # the dialect's per-app context (engine, settings, base URL)
+    context: Any  # the dialect's per-app context (engine, settings)
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
-        return str(self.request.base_url).rstrip("/")
+        """The origin the client called, e.g. http://127.0.0.1:8102 (asset URLs are built on it)."""
+        return base_url(self.request.scope)
+
+
+def base_url(scope: Scope) -> str:
+    """Like Starlette's `request.base_url`, without building URL objects on the hot path."""
+    host = next((value.decode("latin-1") for key, value in scope["headers"] if key == b"host"), None)
+    if host is None:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
 
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -118,7 +128,7 @@ class SpecRouter:
         await response(scope, receive, send)
 
     async def dispatch(self, request: Request) -> Response:
-        matched = self.match(request.url.path)
+        matched = self.match(request.scope["path"])
         if matched is None:
             return self.errors.no_route(request)
         route, raw_path = matched
@@ -140,7 +150,8 @@ class SpecRouter:
         path_values = _parameters(operation.parameters, "path", {
             parameter.name: raw_path.get(group_name(parameter.name)) for parameter in operation.parameters
         }, violations)
-        query_values = _parameters(operation.parameters, "query", _query(request), violations)
+        query_values = _parameters(operation.parameters, "query", _query(request), violations) \
+            if operation.has_query else {}
         header_values = _parameters(operation.parameters, "header", request.headers, violations)
         body = _validate_body(operation, body, violations)
         if violations:
@@ -155,7 +166,13 @@ class SpecRouter:
 
 async def _read_json(request: Request) -> Any:
     """The parsed JSON body, or None when there is none. ValueError when it is not JSON."""
-    raw = await request.body()
+    raw = b""
+    while True:
+        message = await request.receive()
+        raw += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    request._body = raw  # what Starlette's request.body() returns from now on
     if not raw.strip():
         return None
     return json.loads(raw)
@@ -263,8 +280,9 @@ def _likely_branch(operation: Operation, body: Any) -> BodyBranch:
     """For a `oneOf` body: the alternative the client most likely meant, to explain what is wrong."""
     if isinstance(body, dict):
         for branch in operation.body_branches:
-            if branch.discriminator and body.get(branch.discriminator[0]) in branch.discriminator[1]:
-                return branch
+            value = body.get(branch.discriminator[0]) if branch.discriminator else None
+            if isinstance(value, str) and value in branch.discriminator[1]:  # type: ignore[index]
+                return branch  # (a non-string discriminator, e.g. {}, is unhashable: no branch selects it)
         # else the one whose own required fields are most completely present (ties: the first listed)
         return max(operation.body_branches, key=lambda branch: _presence(branch, body))
     return operation.body_branches[0]

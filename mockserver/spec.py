@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,10 @@ class Operation:
     body_defaults: dict[str, Any]
     security: tuple[tuple[SecurityScheme, ...], ...]  # alternatives; () = no credentials needed
     responses: dict[str, Any]
+
+    @cached_property
+    def has_query(self) -> bool:
+        return any(parameter.location == "query" for parameter in self.parameters)
 
 
 @dataclass(frozen=True)

@@ -117,8 +117,22 @@ def test_state_survives_a_restart(tmp_path) -> None:
     engine = Engine.open(database, seed=5)
     tid = tenant(engine, 2_000)
     engine.ledger.debit(tid, 500, "kept")
+    issued = {engine.ids.token(16) for _ in range(10)}
     engine.store.close()
     reopened = Engine.open(database)
     assert reopened.ids.seed == 5
     assert reopened.ledger.balance(tid) == 1_500
     assert reopened.tenants.get("test", tid) is not None
+    assert issued.isdisjoint(reopened.ids.token(16) for _ in range(2_000))  # across id blocks too
+
+
+def test_a_rolled_back_transaction_leaves_no_trace_in_what_the_engine_remembers(engine: Engine) -> None:
+    tid = tenant(engine, 1_000)
+    with pytest.raises(RuntimeError), engine.store.transaction():
+        engine.ledger.debit(tid, 600, "undone")
+        engine.jobs.submit("test", tid, "undone", "image", {}, duration=1, cost=0)
+        raise RuntimeError
+    assert engine.ledger.balance(tid) == 1_000
+    assert engine.jobs.get("test", tid, "undone") is None
+    engine.ledger.debit(tid, 1_000, "all of it")  # the cached balance would have refused this
+    assert engine.ledger.balance(tid) == 0

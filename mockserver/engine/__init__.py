@@ -66,5 +66,9 @@ class Engine:
 
     def reset(self, api: str) -> None:
         self.store.delete_api_state(api)
+        self.tenants.forget(api)
+        self.faults.clear(api)
+        self.ledger.forget()
+        self.jobs.forget()
         self.store.set_setting(f"config:{api}", {})
         self.store.set_setting(f"config-changed:{api}", None)

@@ -45,9 +45,9 @@ class Assets:
     def create(self, api: str, tenant_id: str, media_type: str, width: int, height: int, *,
                job_id: str | None = None, seconds: float | None = None, fps: int | None = None,
                labels: dict[str, Any] | None = None, at: float | None = None, id_prefix: str = "") -> Asset:
-        asset = Asset(id=id_prefix + self._ids.token(24), api=api, tenant_id=tenant_id, job_id=job_id,
-                      media_type=media_type,
-                      width=width, height=height, seconds=seconds, fps=fps, seed=self._ids.integer(31),
+        token, seed = self._ids.token_and_seed(24)
+        asset = Asset(id=id_prefix + token, api=api, tenant_id=tenant_id, job_id=job_id, media_type=media_type,
+                      width=width, height=height, seconds=seconds, fps=fps, seed=seed,
                       created_at=self._clock.now() if at is None else at, labels=labels or {})
         self._store.insert_asset(asset.__dict__)
         return asset

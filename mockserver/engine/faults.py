@@ -21,6 +21,7 @@ class Fault:
 class Faults:
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._none_armed: set[str] = set()  # APIs known to have no armed fault
 
     def arm(self, api: str, operation: str, count: int = 1, tenant_id: str | None = None,
             status: int | None = None, message: str | None = None) -> Fault:
@@ -28,11 +29,17 @@ class Faults:
             raise ValueError("a fault fires at least once")
         fault = {"api": api, "operation": operation, "tenant_id": tenant_id, "remaining": count,
                  "status": status, "message": message}
+        self._none_armed.discard(api)
         return Fault(seq=self._store.insert_fault(fault), **fault)
 
     def take(self, api: str, operation: str, tenant_id: str) -> Fault | None:
         """Consume and return the oldest fault armed for this operation and tenant, if any."""
-        for row in self._store.faults(api):
+        if api in self._none_armed:
+            return None
+        armed = self._store.faults(api)
+        if not armed:
+            self._none_armed.add(api)
+        for row in armed:
             if row["operation"] == operation and row["tenant_id"] in (None, tenant_id):
                 self._store.spend_fault(row["seq"])
                 return Fault(**row)
@@ -43,3 +50,4 @@ class Faults:
 
     def clear(self, api: str) -> None:
         self._store.clear_faults(api)
+        self._none_armed.add(api)

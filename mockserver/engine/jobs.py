@@ -55,6 +55,14 @@ class Jobs:
         self._ledger = ledger
         self._assets = assets
         self._slots = slots
+        self._idle: set[str] = set()  # APIs known to have no queued or running job
+        self._finished: dict[tuple[str, str], Job] = {}  # finished jobs never change again
+        store.on_rollback(self.forget)
+
+    def forget(self) -> None:
+        """Re-read everything from the store (after a rollback or a reset)."""
+        self._idle.clear()
+        self._finished.clear()
 
     def slots(self, api: str) -> int:
         return self._slots.get(api, 1)
@@ -75,16 +83,22 @@ class Jobs:
             if cost:
                 self._ledger.debit(tenant_id, cost, f"job {job_id}")
             self._store.insert_job(row)
+            self._idle.discard(api)
         # reported as accepted, i.e. queued: it reaches a slot on the next settle, even at this same instant
         return self._with_queue_view(Job(**self._store.get_job(api, job_id)))  # type: ignore[arg-type]
 
     def get(self, api: str, tenant_id: str, job_id: str) -> Job | None:
         """The tenant's job; another tenant's job is as absent as a missing one."""
         self.settle(api)
-        row = self._store.get_job(api, job_id)
-        if row is None or row["tenant_id"] != tenant_id:
-            return None
-        return self._with_queue_view(Job(**row))
+        job = self._finished.get((api, job_id))
+        if job is None:
+            row = self._store.get_job(api, job_id)
+            if row is None:
+                return None
+            job = self._with_queue_view(Job(**row))
+            if job.finished:
+                self._finished[(api, job_id)] = job
+        return job if job.tenant_id == tenant_id else None
 
     def of_tenant(self, api: str, tenant_id: str, kind: str | None = None) -> list[Job]:
         self.settle(api)
@@ -98,9 +112,12 @@ class Jobs:
 
     def settle(self, api: str) -> list[Job]:
         """Apply every start, completion and failure due by now; return the jobs that changed."""
+        if api in self._idle:
+            return []
         now = self._clock.now()
         active = [Job(**row) for row in self._store.active_jobs(api)]
         if not active:
+            self._idle.add(api)
             return []
         running = [job for job in active if job.status == RUNNING]
         waiting = [job for job in active if job.status == QUEUED]

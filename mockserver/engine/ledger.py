@@ -45,10 +45,20 @@ class Ledger:
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
         self._clock = clock
+        # the last balance_after per tenant: only this class appends entries, so it is always current
+        self._balances: dict[str, int] = {}
+        store.on_rollback(self._balances.clear)
 
     def balance(self, tenant_id: str) -> int:
-        last = self._store.last_ledger_entry(tenant_id)
-        return last["balance_after"] if last else 0
+        balance = self._balances.get(tenant_id)
+        if balance is None:
+            last = self._store.last_ledger_entry(tenant_id)
+            balance = self._balances[tenant_id] = last["balance_after"] if last else 0
+        return balance
+
+    def forget(self) -> None:
+        """Re-read balances from the store (after entries were deleted)."""
+        self._balances.clear()
 
     def top_up(self, tenant_id: str, amount: int, reference: str = "top-up") -> Entry:
         if amount <= 0:
@@ -63,7 +73,7 @@ class Ledger:
             balance = self.balance(tenant_id)
             if amount > balance:
                 raise InsufficientFunds(amount, balance)
-            return self._append(tenant_id, "debit", -amount, reference)
+            return self._append(tenant_id, "debit", -amount, reference, balance=balance)
 
     def refund(self, tenant_id: str, amount: int, reference: str, at: float | None = None) -> Entry:
         if amount < 0:
@@ -73,10 +83,12 @@ class Ledger:
     def entries(self, tenant_id: str) -> list[Entry]:
         return [Entry(**row) for row in self._store.ledger_entries(tenant_id)]
 
-    def _append(self, tenant_id: str, kind: str, amount: int, reference: str, at: float | None = None) -> Entry:
+    def _append(self, tenant_id: str, kind: str, amount: int, reference: str, at: float | None = None,
+                balance: int | None = None) -> Entry:
         with self._store.transaction():
-            balance_after = self.balance(tenant_id) + amount
+            balance_after = (self.balance(tenant_id) if balance is None else balance) + amount
             entry = {"tenant_id": tenant_id, "kind": kind, "amount": amount, "balance_after": balance_after,
                      "reference": reference, "at": self._clock.now() if at is None else at}
             seq = self._store.append_ledger_entry(entry)
+            self._balances[tenant_id] = balance_after
         return Entry(seq=seq, **entry)

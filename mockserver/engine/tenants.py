@@ -30,6 +30,7 @@ class Tenants:
         self._clock = clock
         self._ids = ids
         self._ledger = ledger
+        self._by_credential: dict[tuple[str, str], Tenant] = {}  # hits only; tenants change only on reset
 
     def create(self, api: str, name: str, secrets: list[str], balance: int = 0,
                attributes: dict[str, Any] | None = None) -> Tenant:
@@ -49,8 +50,17 @@ class Tenants:
     def authenticate(self, api: str, secret: str | None) -> Tenant | None:
         if not secret:
             return None
-        tenant_id = self._store.tenant_for_credential(api, secret)
-        return self.get(api, tenant_id) if tenant_id else None
+        tenant = self._by_credential.get((api, secret))
+        if tenant is None:
+            tenant_id = self._store.tenant_for_credential(api, secret)
+            tenant = self.get(api, tenant_id) if tenant_id else None
+            if tenant is not None:
+                self._by_credential[(api, secret)] = tenant
+        return tenant
+
+    def forget(self, api: str) -> None:
+        """Drop what is remembered of the API's credentials (its tenants were deleted)."""
+        self._by_credential = {key: tenant for key, tenant in self._by_credential.items() if key[0] != api}
 
     def get(self, api: str, tenant_id: str) -> Tenant | None:
         """The tenant, if it exists and belongs to `api`."""
