@@ -51,9 +51,15 @@ CREATE TABLE IF NOT EXISTS faults (
 
 
 class Store:
-    """SQLite-backed state. Safe to share between threads; one writer at a time."""
+    """SQLite-backed state. Safe to share between threads; one writer at a time.
 
-    def __init__(self, path: str = ":memory:") -> None:
+    Group commit: each `transaction()` is a savepoint inside one long SQLite transaction that is committed
+    at most `commit_interval` seconds later (and on close), so a burst of requests shares one write to disk.
+    A transaction that fails rolls back to its savepoint alone. Only this process reads the database, so
+    it always sees its own writes; a crash of the process loses at most the last interval.
+    """
+
+    def __init__(self, path: str = ":memory:", commit_interval: float = 0.05) -> None:
         self.path = path
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -65,15 +71,37 @@ class Store:
             self._db.execute("PRAGMA synchronous=OFF")
         self._db.executescript(SCHEMA)
         self._depth = 0
+        self._open = False  # whether the long transaction holding uncommitted savepoints is open
         self._rollback_listeners: list[Callable[[], None]] = []
         self._transaction = _Transaction(self)
+        self._closed = threading.Event()
+        self._committer = threading.Thread(target=self._commit_every, args=(commit_interval,), daemon=True,
+                                           name="genmock-store-commit")
+        if path != ":memory:":  # nothing to write to disk otherwise
+            self._committer.start()
 
     def on_rollback(self, listener: Callable[[], None]) -> None:
         """Call `listener` after every rollback: what was remembered from inside it may be untrue."""
         self._rollback_listeners.append(listener)
 
     def close(self) -> None:
-        self._db.close()
+        self._closed.set()
+        if self._committer.is_alive():
+            self._committer.join()
+        with self._lock:
+            self.commit()
+            self._db.close()
+
+    def commit(self) -> None:
+        """Write what completed transactions changed (called every interval, and on close)."""
+        with self._lock:
+            if self._open and self._depth == 0:
+                self._db.execute("COMMIT")
+                self._open = False
+
+    def _commit_every(self, interval: float) -> None:
+        while not self._closed.wait(interval):
+            self.commit()
 
     def transaction(self) -> _Transaction:
         """All-or-nothing: writes inside commit together or not at all. Nests (inner blocks join)."""
@@ -83,18 +111,22 @@ class Store:
         self._lock.acquire()
         self._depth += 1
         if self._depth == 1:
-            self._db.execute("BEGIN IMMEDIATE")
+            if not self._open:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._open = True
+            self._db.execute("SAVEPOINT request")
 
     def _end(self, failed: bool) -> None:
         try:
             self._depth -= 1
             if self._depth == 0:
                 if failed:
-                    self._db.execute("ROLLBACK")
+                    self._db.execute("ROLLBACK TO request")
+                    self._db.execute("RELEASE request")
                     for listener in self._rollback_listeners:
                         listener()
                 else:
-                    self._db.execute("COMMIT")
+                    self._db.execute("RELEASE request")
         finally:
             self._lock.release()
 
