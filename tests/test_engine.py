@@ -136,3 +136,22 @@ def test_a_rolled_back_transaction_leaves_no_trace_in_what_the_engine_remembers(
     assert engine.jobs.get("test", tid, "undone") is None
     engine.ledger.debit(tid, 1_000, "all of it")  # the cached balance would have refused this
     assert engine.ledger.balance(tid) == 0
+
+
+def test_settling_reads_the_queue_only_when_something_is_due(engine: Engine, monkeypatch) -> None:
+    engine.jobs.set_slots("test", 1)
+    tid = tenant(engine, 10_000)
+    for index in range(3):
+        engine.jobs.submit("test", tid, f"j{index}", "image", {}, duration=10, cost=1)
+    engine.jobs.settle("test")
+    reads = []
+    original = engine.store.active_jobs
+    monkeypatch.setattr(engine.store, "active_jobs", lambda api: reads.append(api) or original(api))
+    for _ in range(5):
+        engine.jobs.get("test", tid, "j2")
+    engine.jobs.submit("test", tid, "j3", "image", {}, duration=10, cost=1)  # no free slot: nothing new is due
+    assert reads == []
+    engine.clock.advance(10)
+    assert engine.jobs.get("test", tid, "j1").status == RUNNING
+    assert engine.jobs.get("test", tid, "j2").queue_position == 1
+    assert reads == ["test"]

@@ -55,13 +55,17 @@ class Jobs:
         self._ledger = ledger
         self._assets = assets
         self._slots = slots
-        self._idle: set[str] = set()  # APIs known to have no queued or running job
+        # per API, from the last settle: when the next start or completion can happen, and how many slots
+        # are free; until then nothing can change, so settling needs no query (missing: unknown, look)
+        self._next_event: dict[str, float] = {}
+        self._free_slots: dict[str, int] = {}
         self._finished: dict[tuple[str, str], Job] = {}  # finished jobs never change again
         store.on_rollback(self.forget)
 
     def forget(self) -> None:
         """Re-read everything from the store (after a rollback or a reset)."""
-        self._idle.clear()
+        self._next_event.clear()
+        self._free_slots.clear()
         self._finished.clear()
 
     def slots(self, api: str) -> int:
@@ -72,6 +76,7 @@ class Jobs:
             raise ValueError("at least one slot")
         self.settle(api)
         self._slots[api] = count
+        self._next_event.pop(api, None)
 
     def submit(self, api: str, tenant_id: str, job_id: str, kind: str, params: dict[str, Any], *,
                duration: float, cost: int, fail_with: str | None = None) -> Job:
@@ -83,7 +88,9 @@ class Jobs:
             if cost:
                 self._ledger.debit(tenant_id, cost, f"job {job_id}")
             self._store.insert_job(row)
-            self._idle.discard(api)
+            if self._free_slots.get(api, 0) > 0:  # it can start at once: the next settle must look
+                self._free_slots[api] -= 1
+                self._next_event[api] = row["created_at"]
         # reported as accepted, i.e. queued: it reaches a slot on the next settle, even at this same instant
         return self._with_queue_view(Job(**self._store.get_job(api, job_id)))  # type: ignore[arg-type]
 
@@ -112,13 +119,10 @@ class Jobs:
 
     def settle(self, api: str) -> list[Job]:
         """Apply every start, completion and failure due by now; return the jobs that changed."""
-        if api in self._idle:
-            return []
         now = self._clock.now()
-        active = [Job(**row) for row in self._store.active_jobs(api)]
-        if not active:
-            self._idle.add(api)
+        if now < self._next_event.get(api, float("-inf")):
             return []
+        active = [Job(**row) for row in self._store.active_jobs(api)]
         running = [job for job in active if job.status == RUNNING]
         waiting = [job for job in active if job.status == QUEUED]
         free_at = self._slot_free_times(api, running)
@@ -135,6 +139,9 @@ class Jobs:
                 self._store.update_job(api, job.id, status=RUNNING, started_at=start)
                 job = replace(job, status=RUNNING, started_at=start)
                 changed.append(self._finish(job) if start + job.run_time <= now else job)
+        busy_until = [moment for moment in free_at if moment > now]
+        self._next_event[api] = min(busy_until, default=float("inf"))
+        self._free_slots[api] = len(free_at) - len(busy_until)
         return changed
 
     def finish_estimate(self, api: str, job_id: str) -> float | None:
@@ -181,7 +188,8 @@ class Jobs:
             return replace(job, queue_position=0, progress=min(1.0, elapsed / job.duration) if job.duration else 1.0)
         if job.status == QUEUED:
             if active is None:
-                active = [Job(**row) for row in self._store.active_jobs(job.api)]
-            waiting_ahead = sum(1 for other in active if other.status == QUEUED and other.seq < job.seq)
+                waiting_ahead = self._store.count_queued_before(job.api, job.seq)
+            else:
+                waiting_ahead = sum(1 for other in active if other.status == QUEUED and other.seq < job.seq)
             return replace(job, queue_position=1 + waiting_ahead)
         return replace(job, progress=1.0 if job.status == COMPLETED else job.progress)

@@ -228,6 +228,10 @@ class Store:
         )
         return [_decode(row, "params") for row in rows]
 
+    def count_queued_before(self, api: str, seq: int) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM jobs WHERE api = ? AND status = 'queued' AND seq < ?", (api, seq))
+        return int(row["n"]) if row else 0
+
     def jobs_of(self, tenant_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         if kind is None:
             rows = self._all("SELECT * FROM jobs WHERE tenant_id = ? ORDER BY seq", (tenant_id,))
