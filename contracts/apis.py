@@ -10,21 +10,31 @@ from typing import Any
 @dataclass(frozen=True)
 class ApiProfile:
     name: str
-    # The answer to an HTTP method the spec does not declare on a declared path. RFC 9110 says 405; a
-    # WordPress plugin route answers exactly like an unknown route (404 `rest_no_route`), so that is its contract.
+    # The answer to an HTTP method the spec does not declare on a declared path. RFC 9110 says 405 (then
+    # schemathesis' own unsupported_method check applies); a WordPress plugin route answers exactly like an
+    # unknown route (404 `rest_no_route`), so that is its contract.
     undeclared_method_statuses: tuple[int, ...]
-    undeclared_method_error_code: str | None  # the `code` such an answer carries, if the API words it
+    undeclared_method_error_code: str | None  # the top-level `code` such an answer carries, if the API words it
     # Statuses a schema-valid request may still get besides 2xx/401/403/404/409/429/5xx (the schemathesis
     # defaults): e.g. 402 when a prepaid balance does not cover the call.
     valid_input_statuses: tuple[int, ...]
     tour_module: str  # contracts.tours.<api>: the responses layer's scripted requests
     machine_module: str  # contracts.machines.<api>: the stateful layer's state machine
+    # Fields whose schema-valid values may still be refused with 400 (`error.details[].field`): what no schema
+    # can say, e.g. that an asset id names an asset of this wallet.
+    valid_input_rejections: tuple[str, ...] = ()
+    job_operation: tuple[str, str] | None = None  # (method, path) that queues a paid job answering its `id`
+    # More properties of the stateful layer, each a module with `run(session)` (e.g. concurrent debits)
+    property_modules: tuple[str, ...] = ()
 
     def tour(self) -> Any:
         return importlib.import_module(self.tour_module)
 
     def machine(self) -> Any:
         return importlib.import_module(self.machine_module)
+
+    def properties(self) -> list[Any]:
+        return [importlib.import_module(module) for module in self.property_modules]
 
 
 PROFILES = {
@@ -35,6 +45,17 @@ PROFILES = {
         valid_input_statuses=(402,),
         tour_module="contracts.tours.lucydream",
         machine_module="contracts.machines.lucydream",
+    ),
+    "lovlychat": ApiProfile(
+        name="lovlychat",
+        undeclared_method_statuses=(405,),
+        undeclared_method_error_code=None,  # `error.code` method_not_allowed: the tour checks it
+        valid_input_statuses=(402,),
+        tour_module="contracts.tours.lovlychat",
+        machine_module="contracts.machines.lovlychat",
+        valid_input_rejections=("sourceAssetId", "cursor"),
+        job_operation=("POST", "/v1/generation/jobs"),
+        property_modules=("contracts.races.lovlychat",),
     ),
 }
 

@@ -7,8 +7,9 @@ spec becomes a `Finding` of the `responses` layer, whichever layer sent the requ
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,6 +38,13 @@ class Reply:
     text: str
     content_type: str
     curl: str  # the request as a curl line (secrets masked)
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    content: bytes = b""
+
+    def error_code(self) -> Any:
+        """`error.code` of an error body shaped `{"error": {"code", ...}}`, else None."""
+        error = self.field("error")
+        return error.get("code") if isinstance(error, dict) else None
 
     def field(self, name: str) -> Any:
         return self.body.get(name) if isinstance(self.body, dict) else None
@@ -47,6 +55,8 @@ class ContractClient:
         document = yaml.safe_load(target.spec_path.read_text(encoding="utf-8"))
         self.auth_header = api_key_header(document)
         document["servers"] = [{"url": target.root}]  # validate against the target, not the published host
+        self._templates = [(re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"), path)
+                           for path in document.get("paths", {})]
         self._openapi = OpenAPI.from_dict(document)
         self._http = httpx.Client(base_url=target.root, timeout=target.timeout)
         self._report = report
@@ -56,27 +66,49 @@ class ContractClient:
         self._http.close()
 
     def send(self, method: str, path: str, *, key: str | None, body: Any = NO_BODY, raw: bytes | None = None,
-             validate: bool = True) -> Reply:
-        """Send one request (JSON `body`, or `raw` bytes sent as JSON) with `key` in the API's key header.
+             validate: bool = True, headers: dict[str, str] | None = None,
+             params: dict[str, Any] | None = None) -> Reply:
+        """Send one request (JSON `body`, or `raw` bytes sent as JSON) with `key` in the API's key header,
+        plus any other `headers` (e.g. another form of the key) and query `params`.
 
         With `validate`, the response is checked against the operation the spec declares for it; leave it
         off only for requests the spec cannot describe (an undeclared route or method)."""
-        headers = {self.auth_header: key} if key is not None and self.auth_header else {}
+        request = self.build(method, path, key=key, body=body, raw=raw, headers=headers, params=params)
+        return self.receive(request, self.exchange(request), validate)
+
+    def build(self, method: str, path: str, *, key: str | None, body: Any = NO_BODY, raw: bytes | None = None,
+              headers: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> httpx.Request:
+        """The request `send` would send."""
+        sent = {self.auth_header: key} if key is not None and self.auth_header else {}
+        sent.update(headers or {})
         if raw is not None:
-            request = self._http.build_request(method, path, content=raw,
-                                               headers={**headers, "content-type": "application/json"})
-        elif body is not NO_BODY:
-            request = self._http.build_request(method, path, json=body, headers=headers)
-        else:
-            request = self._http.build_request(method, path, headers=headers)
-        response = self._http.send(request)
+            return self._http.build_request(method, path, content=raw, params=params,
+                                            headers={**sent, "content-type": "application/json"})
+        if body is not NO_BODY:
+            return self._http.build_request(method, path, json=body, headers=sent, params=params)
+        return self._http.build_request(method, path, headers=sent, params=params)
+
+    def exchange(self, request: httpx.Request) -> httpx.Response:
+        """Only the HTTP exchange: safe to call from several threads at once."""
+        return self._http.send(request)
+
+    def receive(self, request: httpx.Request, response: httpx.Response, validate: bool = True) -> Reply:
+        """Record an exchange in the transcript and (with `validate`) check the response against the spec."""
         line = self.transcript.record(request, response.status_code)
         reply = Reply(status=response.status_code, body=_json(response), text=response.text,
-                      content_type=response.headers.get("content-type", ""), curl=line)
+                      content_type=response.headers.get("content-type", ""), curl=line,
+                      headers={name.lower(): value for name, value in response.headers.items()},
+                      content=response.content)
         if validate:
             for check, message, dedupe in self._violations(request, response):
-                self._report.add(Finding("responses", check, f"{method} {path}", message, line), dedupe)
+                self._report.add(Finding("responses", check, self.operation(request), message, line), dedupe)
         return reply
+
+    def operation(self, request: httpx.Request) -> str:
+        """"METHOD /path/{template}" of the spec's path the request went to (its own path if none)."""
+        path = request.url.path
+        template = next((template for pattern, template in self._templates if pattern.match(path)), path)
+        return f"{request.method} {template}"
 
     def _violations(self, request: httpx.Request, response: httpx.Response) -> Iterator[tuple[str, str, str]]:
         """(check, message, dedupe key) for each way the response breaks the spec."""

@@ -45,11 +45,13 @@ def run(target: Target, layers: Sequence[str] = LAYERS, max_examples: int = DEFA
             started = time.monotonic()
             try:
                 if layer == "schema":
-                    schema.run(target, api, report, max_examples, seed, shrink)
+                    schema.run(target, api, report, max_examples, seed, shrink, session.queued)
                 elif layer == "responses":
                     api.tour().run(session)
                 else:
                     api.machine().run(session, max_examples, shrink=shrink)
+                    for stateful_property in api.properties():
+                        stateful_property.run(session)
             except (httpx.HTTPError, AdminError) as error:
                 report.add(Finding(layer, "server_error", "(run)",
                                    f"the layer stopped: {type(error).__name__}: {error}", session.transcript.text()))
@@ -107,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-shrink", action="store_true",
                         help="report failures as first found, without searching for the smallest reproduction")
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, in seconds (default 30)")
+    parser.add_argument("--job-timeout", type=float, default=300.0,
+                        help="without --admin-token: how long to wait, in real time, for a job to finish (default "
+                             "300 s); an admin token lets the suite advance a virtual clock instead")
+    parser.add_argument("--poll-interval", type=float, default=1.0,
+                        help="without --admin-token: seconds between two polls of an unfinished job (default 1)")
+    parser.add_argument("--race-key", help="without --admin-token: a key whose wallet the concurrency property may "
+                                           "spend (it sends parallel jobs that the wallet covers only in part)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON to this file")
     return parser
 
@@ -118,9 +127,12 @@ def _target(args: argparse.Namespace) -> Target:
         raise UsageError("--model-id and --safetensors-path go together")
     if args.spec is not None and not args.spec.is_file():
         raise UsageError(f"no spec at {args.spec}")
+    if args.job_timeout <= 0 or args.poll_interval <= 0:
+        raise UsageError("--job-timeout and --poll-interval must be positive")
     target = Target(api=args.api, base_url=args.base_url, key=args.key, second_key=args.second_key,
                     admin_token=args.admin_token, model_id=args.model_id, safetensors_path=args.safetensors_path,
-                    trigger_name=args.trigger_name, price=args.price, spec=args.spec, timeout=args.timeout)
+                    trigger_name=args.trigger_name, price=args.price, spec=args.spec, timeout=args.timeout,
+                    job_timeout=args.job_timeout, poll_interval=args.poll_interval, race_key=args.race_key)
     if not target.spec_path.is_file():
         raise UsageError(f"no spec at {target.spec_path}")
     return target

@@ -5,29 +5,39 @@ the examples, coverage and fuzzing phases (stateful needs OpenAPI links, which t
 with positive and negative data, through every built-in check that applies to a response:
 not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
 response_headers_conformance, positive_data_acceptance, negative_data_rejection, missing_required_header,
-ignored_auth, allow_header_conformance (and use_after_free, ensure_resource_availability and
-object_level_authorization where they apply). Two are configured rather than taken as they come:
+ignored_auth, allow_header_conformance, unsupported_method (and use_after_free, ensure_resource_availability
+and object_level_authorization where they apply). Two are configured rather than taken as they come:
 
 - unsupported_method insists on 405 for a method the spec does not declare, and cannot be told otherwise.
-  An API may contract for another answer (a WordPress route answers such a method exactly like an unknown
-  route: 404 `rest_no_route`), so it is replaced by `UndeclaredMethodAnswer`, which sends the same probes
-  and holds the server to the answer its profile (`contracts.apis`) documents.
+  Where the API contracts for 405 (LovlyChat) it runs as it is; where it contracts for another answer (a
+  WordPress route answers such a method exactly like an unknown route: 404 `rest_no_route`) it is replaced
+  by `UndeclaredMethodAnswer`, which sends the same probes and holds the server to the answer its profile
+  (`contracts.apis`) documents.
 - positive_data_acceptance also accepts the statuses a valid request may get on this API (402 when a prepaid
-  balance runs out), so a drained wallet is not mistaken for a rejected input.
+  balance runs out), so a drained wallet is not mistaken for a rejected input. Where a schema-valid value
+  can still be wrong in a way no schema can say (LovlyChat: a `sourceAssetId` of another wallet, a cursor
+  the API never issued), it is replaced by `PositiveDataAcceptance`, which also accepts a 400 whose
+  `error.details` name only such fields.
+
+While it runs, the ids of the jobs it queues (`ApiProfile.job_operation`) are noted, so that later layers can
+wait until they are finished before they judge a wallet.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import schemathesis
 import yaml
 from schemathesis.checks import CheckContext
 from schemathesis.config import PositiveDataAcceptanceConfig, SchemathesisConfig
+from schemathesis.core.failures import Failure
 from schemathesis.core.transport import Response
 from schemathesis.engine import StopReason, events, from_schema
 from schemathesis.generation.case import Case
 from schemathesis.generation.meta import CoverageScenario, coverage_scenario
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from contracts.apis import ApiProfile
 from contracts.report import Finding, Report
@@ -64,11 +74,42 @@ class UndeclaredMethodAnswer:
         return None
 
 
+@schemathesis.check
+class PositiveDataAcceptance:
+    """positive_data_acceptance, except that a 400 naming only `fields` in `error.details` is a valid answer."""
+
+    def __init__(self, fields: list[str] | None = None) -> None:
+        self.fields = set(fields or ())  # unconfigured: leave every answer alone
+
+    def after_response(self, ctx: CheckContext, response: Response, case: Case) -> bool | None:
+        if not self.fields:
+            return None
+        try:
+            return positive_data_acceptance(ctx, response, case)
+        except Failure:
+            if response.status_code == 400 and _detail_fields(response) <= self.fields:
+                return None
+            raise
+
+
+def _detail_fields(response: Response) -> set[Any]:
+    """The `field` of each `error.details` entry; a field no one would tolerate when there are none."""
+    try:
+        details = response.json()["error"]["details"]
+        return {detail["field"] for detail in details} or {None}
+    except (ValueError, KeyError, TypeError):
+        return {None}
+
+
 def config_for(target: Target, profile: ApiProfile, max_examples: int, seed: int,
                shrink: bool = True) -> SchemathesisConfig:
     document = yaml.safe_load(target.spec_path.read_text(encoding="utf-8"))
     schemes = document.get("components", {}).get("securitySchemes", {})
     auth = {name: {"api_key": target.key} for name, scheme in schemes.items() if scheme.get("type") == "apiKey"}
+    auth.update({name: {"bearer": target.key} for name, scheme in schemes.items()
+                 if scheme.get("type") == "http" and scheme.get("scheme") == "bearer"})
+    rfc_405 = profile.undeclared_method_statuses == (405,) and not profile.undeclared_method_error_code
+    accepted = [*PositiveDataAcceptanceConfig().expected_statuses, *map(str, profile.valid_input_statuses)]
     return SchemathesisConfig.from_dict({
         "seed": seed,
         "base-url": target.root,
@@ -80,17 +121,20 @@ def config_for(target: Target, profile: ApiProfile, max_examples: int, seed: int
         "generation": {"mode": "all", "max-examples": max_examples, "database": "none", "no-shrink": not shrink},
         "auth": {"openapi": auth},
         "checks": {
-            "unsupported_method": {"enabled": False},  # replaced by UndeclaredMethodAnswer, see above
-            "UndeclaredMethodAnswer": {"statuses": list(profile.undeclared_method_statuses),
+            "unsupported_method": {"enabled": rfc_405},  # else replaced by UndeclaredMethodAnswer, see above
+            "UndeclaredMethodAnswer": {"statuses": [] if rfc_405 else list(profile.undeclared_method_statuses),
                                        "error_code": profile.undeclared_method_error_code},
-            "positive_data_acceptance": {"expected-statuses": [
-                *PositiveDataAcceptanceConfig().expected_statuses, *map(str, profile.valid_input_statuses)]},
+            # with tolerated 400s, replaced by PositiveDataAcceptance (which reads this configuration)
+            "positive_data_acceptance": {"enabled": not profile.valid_input_rejections,
+                                         "expected-statuses": accepted},
+            "PositiveDataAcceptance": {"fields": list(profile.valid_input_rejections)},
         },
     })
 
 
 def run(target: Target, profile: ApiProfile, report: Report, max_examples: int, seed: int = 0,
-        shrink: bool = True) -> None:
+        shrink: bool = True, queued: list[str] | None = None) -> None:
+    """Run schemathesis over the spec; findings into `report`, the ids of the jobs it queued into `queued`."""
     config = config_for(target, profile, max_examples, seed, shrink)
     schema = schemathesis.openapi.from_path(target.spec_path, config=config)
     masks = target.masks()
@@ -100,6 +144,8 @@ def run(target: Target, profile: ApiProfile, report: Report, max_examples: int, 
         if isinstance(event, events.ScenarioFinished):
             cases += len(event.recorder.cases)
             _add_failures(event.recorder.checks, report, masks, seen)
+            if queued is not None and profile.job_operation:
+                queued.extend(_queued_jobs(event.recorder.interactions.values(), profile.job_operation))
         elif isinstance(event, events.NonFatalError):
             report.add(Finding(LAYER, "schemathesis_error", event.label,
                                f"{event.info.title}: {event.info.message}", _masked(event.code_sample or "", masks)))
@@ -113,6 +159,24 @@ def run(target: Target, profile: ApiProfile, report: Report, max_examples: int, 
                 report.add(Finding(LAYER, "server_available", "(run)", "the server stopped responding"))
     report.count(LAYER, "requests", cases)
     report.note(LAYER, f"{cases} requests; fuzzing budget {max_examples} examples per operation, seed {seed}")
+
+
+def _queued_jobs(interactions: Any, operation: tuple[str, str]) -> list[str]:
+    """The `id` of each job a 2xx answer of `operation` (method, path) accepted."""
+    ids = []
+    for interaction in interactions:
+        response = interaction.response
+        request = interaction.request
+        if (response is None or not 200 <= response.status_code < 300 or request.method != operation[0]
+                or not urlsplit(request.uri).path.rstrip("/").endswith(operation[1])):
+            continue
+        try:
+            job_id = response.json().get("id")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(job_id, str):
+            ids.append(job_id)
+    return ids
 
 
 def _add_failures(checks: dict[str, list[Any]], report: Report, masks: dict[str, str], seen: set[Any]) -> None:

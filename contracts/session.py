@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from contracts.client import ContractClient
 from contracts.curl import Transcript
@@ -19,6 +19,7 @@ class Session:
     client: ContractClient
     admin: AdminClient | None  # only with an admin token
     nonce: str  # makes the credentials of tenants this run creates unique
+    queued: list[str] = field(default_factory=list)  # jobs earlier layers queued with --key, maybe unfinished
 
     def close(self) -> None:
         self.client.close()

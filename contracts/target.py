@@ -27,6 +27,9 @@ class Target:
     price: float | None = None  # the price of one generation, when known and no admin token tells it
     spec: Path | None = None  # overrides specs/<api>.yaml
     timeout: float = 30.0
+    job_timeout: float = 300.0  # without an admin token: how long to wait for a job to finish, in real time
+    poll_interval: float = 1.0  # without an admin token: seconds between two polls of an unfinished job
+    race_key: str | None = None  # a key whose wallet the concurrency property may spend (without an admin token)
 
     @property
     def spec_path(self) -> Path:
@@ -43,6 +46,8 @@ class Target:
             masks[self.second_key] = "$SECOND_KEY"
         if self.admin_token:
             masks[self.admin_token] = "$ADMIN_TOKEN"
+        if self.race_key:
+            masks[self.race_key] = "$RACE_KEY"
         return masks
 
 

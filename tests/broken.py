@@ -1,4 +1,5 @@
-"""Deliberately broken LucyDream mocks: each breaks one contract, which the contract suite must catch.
+"""Deliberately broken LucyDream and LovlyChat mocks: each breaks one contract, which the contract suite must
+catch (the LovlyChat ones are named `lc-...`).
 
     python -m tests.broken <variant> serve <genmock serve args...>
 
@@ -7,7 +8,10 @@ patches the mock in this process, then runs `genmock` with the remaining argumen
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
+import importlib
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,18 +22,40 @@ from starlette.responses import Response
 from mockserver.routing import Call, json_response
 
 Handler = Callable[[Call], Awaitable[Response]]
+LOVLYCHAT_JOB = "job "  # the ledger reference of a LovlyChat job's debit starts so ("job job_...")
+
+
+def _around(api: str, operation_id: str, handler: Callable[[Call, Handler], Awaitable[Response]]) -> None:
+    """Replace an operation's handler by `handler(call, original)` (the router looks handlers up at start-up)."""
+    dialect = importlib.import_module(f"mockserver.dialects.{api}").DIALECT
+    original: Handler = dialect.handlers[operation_id]
+
+    async def replaced(call: Call) -> Response:
+        return await handler(call, original)
+
+    dialect.handlers[operation_id] = replaced
+
+
+def _wrap(api: str, operation_id: str, after: Callable[[Call, Response], Response]) -> None:
+    """Let `after` rewrite every answer of an operation."""
+
+    async def handler(call: Call, original: Handler) -> Response:
+        return after(call, await original(call))
+
+    _around(api, operation_id, handler)
 
 
 def _wrap_generate(after: Callable[[Call, Response], Response]) -> None:
-    """Let `after` rewrite every answer of LucyDream's one route (the router looks handlers up at start-up)."""
-    from mockserver.dialects.lucydream import DIALECT
+    """Let `after` rewrite every answer of LucyDream's one route."""
+    _wrap("lucydream", "generate", after)
 
-    original: Handler = DIALECT.handlers["generate"]
 
-    async def generate(call: Call) -> Response:
-        return after(call, await original(call))
-
-    DIALECT.handlers["generate"] = generate
+def _rewritten(response: Response, change: Callable[[dict[str, Any]], None]) -> Response:
+    """The response with its JSON body changed in place by `change`."""
+    body: dict[str, Any] = json.loads(response.body)
+    change(body)
+    return json_response(response.status_code, body, {"allow": response.headers["allow"]}
+                         if "allow" in response.headers else None)
 
 
 def _is_image(response: Response) -> bool:
@@ -51,11 +77,7 @@ def missing_field() -> None:
     """A generated image comes without its required `thumbnail_url`."""
 
     def after(call: Call, response: Response) -> Response:
-        if not _is_image(response):
-            return response
-        body: dict[str, Any] = json.loads(response.body)
-        del body["thumbnail_url"]
-        return json_response(200, body)
+        return _rewritten(response, lambda body: body.pop("thumbnail_url")) if _is_image(response) else response
 
     _wrap_generate(after)
 
@@ -114,6 +136,180 @@ def method_not_allowed() -> None:
     LucyDreamErrors.method_not_allowed = answer  # type: ignore[method-assign]
 
 
+# --- LovlyChat ----------------------------------------------------------------------------------------------
+
+
+def lc_wrong_status() -> None:
+    """An accepted job answers 200 instead of the documented 202."""
+
+    def after(call: Call, response: Response) -> Response:
+        if response.status_code == 202:
+            response.status_code = 200
+        return response
+
+    _wrap("lovlychat", "createGenerationJob", after)
+
+
+def lc_missing_field() -> None:
+    """An accepted job's answer comes without the balance (`wallet`) the spec requires."""
+
+    def after(call: Call, response: Response) -> Response:
+        return _rewritten(response, lambda body: body.pop("wallet")) if response.status_code == 202 else response
+
+    _wrap("lovlychat", "createGenerationJob", after)
+
+
+def lc_double_charge() -> None:
+    """Each accepted job is debited twice (when the balance allows the second debit)."""
+    from mockserver.engine.ledger import InsufficientFunds, Ledger
+
+    original = Ledger.debit
+
+    def debit(self: Ledger, tenant_id: str, amount: int, reference: str) -> Any:
+        entry = original(self, tenant_id, amount, reference)
+        if reference.startswith(LOVLYCHAT_JOB):
+            with contextlib.suppress(InsufficientFunds):
+                entry = original(self, tenant_id, amount, reference)
+        return entry
+
+    Ledger.debit = debit  # type: ignore[method-assign]
+
+
+def _patch_refund(times: int) -> None:
+    """A failed job is refunded `times` times instead of once."""
+    from mockserver.engine.ledger import Ledger
+
+    original = Ledger.refund
+
+    def refund(self: Ledger, tenant_id: str, amount: int, reference: str, at: float | None = None) -> Any:
+        entry = None
+        for _ in range(times):
+            entry = original(self, tenant_id, amount, reference, at)
+        return entry
+
+    Ledger.refund = refund  # type: ignore[method-assign]
+
+
+def lc_no_refund() -> None:
+    """A failed job keeps its LoveCoins: charged although it failed."""
+    _patch_refund(0)
+
+
+def lc_refund_twice() -> None:
+    """A failed job is refunded twice."""
+    _patch_refund(2)
+
+
+def _price(call: Call) -> int:
+    from mockserver.engine.ledger import UNIT
+
+    return int(call.context.config()["prices"][f"{call.body['kind']}.{call.body['variant']}"]) * UNIT
+
+
+def lc_402_queues() -> None:
+    """A job the wallet does not cover is answered 402, yet queued (for free) all the same."""
+
+    async def create(call: Call, original: Handler) -> Response:
+        response = await original(call)
+        if response.status_code == 402:
+            engine = call.context.engine
+            engine.ledger.top_up(call.principal.id, _price(call), "broken: pays for a refused job")
+            engine.faults.take = lambda *args: None  # the hidden job takes no armed fault
+            try:
+                await original(call)
+            finally:
+                del engine.faults.take
+        return response
+
+    _around("lovlychat", "createGenerationJob", create)
+
+
+def lc_402_deducts() -> None:
+    """A job the wallet does not cover is answered 402, and what is left in the wallet is taken anyway."""
+
+    async def create(call: Call, original: Handler) -> Response:
+        response = await original(call)
+        ledger = call.context.engine.ledger
+        left = ledger.balance(call.principal.id)
+        if response.status_code == 402 and left > 0:
+            ledger.debit(call.principal.id, left, "broken: a refused job")
+        return response
+
+    _around("lovlychat", "createGenerationJob", create)
+
+
+def lc_gallery_order() -> None:
+    """Every gallery page lists its assets oldest first."""
+
+    def after(call: Call, response: Response) -> Response:
+        return _rewritten(response, lambda body: body["items"].reverse()) if response.status_code == 200 else response
+
+    _wrap("lovlychat", "listGallery", after)
+
+
+def lc_gallery_leak() -> None:
+    """The gallery lists the assets of every wallet."""
+
+    async def gallery(call: Call, original: Handler) -> Response:
+        engine = call.context.engine
+        own = engine.assets.of_tenant
+        tenants = engine.tenants.all(call.context.dialect.name)
+        engine.assets.of_tenant = lambda tenant_id, job_id=None: [
+            asset for tenant in tenants for asset in own(tenant.id, job_id)]
+        try:
+            return await original(call)
+        finally:
+            del engine.assets.of_tenant
+
+    _around("lovlychat", "listGallery", gallery)
+
+
+def lc_racy_debit() -> None:
+    """Check-then-act: the handler reads the balance, yields to the event loop, then debits without checking
+    again, so concurrent requests spend the same LoveCoins (the balance goes below zero)."""
+    from mockserver.engine.ledger import Ledger
+
+    original_debit = Ledger.debit
+    checked: contextvars.ContextVar[bool] = contextvars.ContextVar("checked", default=False)  # one per request
+
+    def debit(self: Ledger, tenant_id: str, amount: int, reference: str) -> Any:
+        if checked.get():  # the handler checked the balance, a while ago
+            return self._append(tenant_id, "debit", -amount, reference)
+        return original_debit(self, tenant_id, amount, reference)
+
+    async def create(call: Call, original: Handler) -> Response:
+        if call.context.engine.ledger.balance(call.principal.id) < _price(call):  # check...
+            return await original(call)  # (refused as usual)
+        await asyncio.sleep(0)  # ... another request runs here ...
+        token = checked.set(True)
+        try:
+            return await original(call)  # ... then act
+        finally:
+            checked.reset(token)
+
+    Ledger.debit = debit  # type: ignore[method-assign]
+    _around("lovlychat", "createGenerationJob", create)
+
+
+def lc_regress() -> None:
+    """A completed job, polled again, answers that it is running."""
+    completed: set[str] = set()
+
+    def regress(body: dict[str, Any]) -> None:
+        body.update(status="running", progress=0.5, completedAt=None, assets=[])
+
+    def after(call: Call, response: Response) -> Response:
+        if response.status_code != 200 or json.loads(response.body)["status"] != "completed":
+            return response
+        job_id = call.path["id"]
+        if job_id not in completed:
+            completed.add(job_id)
+            return response
+        return _rewritten(response, regress)
+
+    _wrap("lovlychat", "getGenerationJob", after)
+
+
 VARIANTS: dict[str, Callable[[], None]] = {
     "wrong-status": wrong_status,
     "missing-field": missing_field,
@@ -121,6 +317,17 @@ VARIANTS: dict[str, Callable[[], None]] = {
     "charge-on-failure": charge_on_failure,
     "cross-tenant": cross_tenant,
     "method-not-allowed": method_not_allowed,
+    "lc-wrong-status": lc_wrong_status,
+    "lc-missing-field": lc_missing_field,
+    "lc-double-charge": lc_double_charge,
+    "lc-no-refund": lc_no_refund,
+    "lc-refund-twice": lc_refund_twice,
+    "lc-402-queues": lc_402_queues,
+    "lc-402-deducts": lc_402_deducts,
+    "lc-gallery-order": lc_gallery_order,
+    "lc-gallery-leak": lc_gallery_leak,
+    "lc-racy-debit": lc_racy_debit,
+    "lc-regress": lc_regress,
 }
 
 

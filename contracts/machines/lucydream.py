@@ -22,25 +22,21 @@ provider GPU time), never needs the clock and never arms faults.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.errors import FlakyFailure
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from contracts.client import NO_BODY, Reply
+from contracts.machines.common import LAYER, Tally, Violation, answer, either, explore, freeze_clock, parse_time
 from contracts.models.training import Model, Readiness
 from contracts.models.wallet import Wallet, money
-from contracts.report import Finding
 from contracts.session import Session
 
-LAYER = "stateful"
 ROUTE = "/wp-json/apiservices/v1/generate"
 OPERATION = f"POST {ROUTE}"
 BUCKET = "https://your-bucket-url"  # the docs' placeholder bucket, for models that do not exist
@@ -53,16 +49,6 @@ TITLES = ("Anna", "Contract", "Fifteen chars!!")
 OPENINGS = ("nothing else", "a model whose training fails", "a model in training", "an armed generation fault")
 DEFECTS = ("no prompt", "empty prompt", "bad trigger_name", "bad tune_id", "no safetensors_path",
            "bad api_mode", "not an object", "malformed JSON", "four reference images")
-
-
-class Violation(AssertionError):
-    """A broken property, with the requests of the sequence that broke it (curl lines)."""
-
-    def __init__(self, check: str, message: str, requests: str = "") -> None:
-        super().__init__(f"{check}: {message}")
-        self.check = check
-        self.message = message
-        self.requests = requests
 
 
 @dataclass
@@ -84,8 +70,7 @@ class World:
     train_seconds: float
     now: datetime | None  # the virtual clock (admin) or None (the server's own time)
     given: Model | None  # `--model-id`: a ready model of the tenant of `--key`
-    sequences: int = 0
-    answers: Counter[int] = field(default_factory=Counter)  # statuses of the API's answers, for the report
+    tally: Tally = field(default_factory=Tally)
 
 
 def allowed_statuses(readiness: Readiness, affordable: bool | None, fault: bool, strict: bool) -> set[int]:
@@ -118,13 +103,6 @@ def blame(readiness: Readiness, fault: bool, status: int) -> str:
     return "generation_outcome"
 
 
-def parse_time(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def body_for(model: Model, prompt: str = PROMPTS[0], mode: str | None = None,
              path: str | None = None) -> dict[str, Any]:
     body = {"prompt": prompt, "tune_id": model.tune_id, "safetensors_path": path or model.safetensors_path,
@@ -143,14 +121,9 @@ def prepare(session: Session) -> tuple[World, Callable[[], None]]:
     price = money(target.price) if target.price is not None else None
     if admin is None:
         return World(price, 0.0, None, given), lambda: None
-    clock = admin.clock()
-    was_real = clock["mode"] != "virtual"
-    if was_real:
-        clock = admin.set_clock(mode="virtual", now=clock["now"])  # freeze where it is: no jump in time
+    now, restore = freeze_clock(admin)
     config = admin.config()
-    world = World(money(config["prices"]["generate"]), float(config["durations"]["train"]), parse_time(clock["now"]),
-                  given)
-    return world, (lambda: admin.set_clock(mode="real")) if was_real else (lambda: None)
+    return World(money(config["prices"]["generate"]), float(config["durations"]["train"]), now, given), restore
 
 
 def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
@@ -163,7 +136,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
     openings = st.tuples(st.integers(0, 4), st.booleans(), st.sampled_from(OPENINGS))
 
     def violation(check: str, message: str) -> Violation:
-        return Violation(check, message, session.transcript.text())
+        return world.tally.violation(check, message, session.transcript.text())
 
     class LucyDreamMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -174,7 +147,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
         # --- setup -----------------------------------------------------------------------------------
         @initialize(a=openings, b=openings)
         def open_accounts(self, a: tuple[int, bool, str], b: tuple[int, bool, str]) -> None:
-            world.sequences += 1
+            world.tally.sequences += 1
             if admin is None:
                 self.accounts["A"] = Account("A", target.key, None, Wallet(price=world.price),
                                              [world.given] if world.given else [])
@@ -185,8 +158,8 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             plans = dict(zip(labels, (a, b), strict=False))
             for label, (units, half, _) in plans.items():
                 balance = price * units + (price / 2 if half else 0) if price else Decimal(1)
-                key = f"contract-{session.nonce}-{world.sequences}-{label}"
-                tenant = admin.create_tenant(f"contract {label}{world.sequences}", float(balance), [key])
+                key = f"contract-{session.nonce}-{world.tally.sequences}-{label}"
+                tenant = admin.create_tenant(f"contract {label}{world.tally.sequences}", float(balance), [key])
                 account = Account(label, key, tenant["id"], Wallet(anchor=balance, price=world.price))
                 self.accounts[label] = account
                 self.create(account, TITLES[0], "woman")  # every sequence can generate from its first step
@@ -217,7 +190,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
                 raise violation(blame(readiness, fault, reply.status),
                                 f"tenant {account.label}, model {model.tune_id} ({readiness.value}, balance "
                                 f"{self.balance_text(account)}, generate fault armed: {fault}): expected "
-                                f"{_either(allowed)}, got {_answer(reply)}")
+                                f"{either(allowed)}, got {answer(reply)}")
             if reply.status == 200:
                 model.answered = True
                 account.wallet.generated()
@@ -338,12 +311,12 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
         # --- helpers -----------------------------------------------------------------------------------
         def send(self, key: str | None, body: Any, raw: bytes | None = None) -> Reply:
             reply = client.send("POST", ROUTE, key=key, body=body, raw=raw)
-            world.answers[reply.status] += 1
+            world.tally.answers[reply.status] += 1
             return reply
 
         def expect(self, reply: Reply, status: int, check: str, what: str) -> None:
             if reply.status != status:
-                raise violation(check, f"{what}: expected {status}, got {_answer(reply)}")
+                raise violation(check, f"{what}: expected {status}, got {answer(reply)}")
 
         def create(self, account: Account, title: str, trigger: str) -> None:
             tune = {"title": title, "name": trigger,
@@ -351,7 +324,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             reply = self.send(account.key, {"tune": tune})
             if reply.status != 200:
                 raise violation("model_creation", f"tenant {account.label} created a model: expected 200, got "
-                                                  f"{_answer(reply)}")
+                                                  f"{answer(reply)}")
             tune_id, path = reply.field("tune_id"), reply.field("safetensors_path")
             ready_at = parse_time(reply.field("ready_at"))
             if not isinstance(tune_id, str) or not isinstance(path, str) or ready_at is None:
@@ -431,8 +404,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
 
 
 def run(session: Session, max_examples: int, steps: int = 25, shrink: bool = True) -> None:
-    """Run `max_examples` sequences of up to `steps` rules; each distinct broken property becomes a finding
-    with its (shrunk, unless `shrink` is off) sequence and the requests it sent."""
+    """Run `max_examples` sequences of up to `steps` rules; each broken property becomes a finding."""
     report, target = session.report, session.target
     if session.admin is None:
         if not target.model_id:
@@ -444,52 +416,7 @@ def run(session: Session, max_examples: int, steps: int = 25, shrink: bool = Tru
             report.note(LAYER, "no --price: the price is learnt from the first two balances, so a constant "
                                "overcharge cannot be told from the price")
     world, restore = prepare(session)
-    machine = build(session, world)
-    options = settings(max_examples=max_examples, stateful_step_count=steps, deadline=None, database=None,
-                       derandomize=True, report_multiple_bugs=True, print_blob=False,
-                       phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
-                       suppress_health_check=list(HealthCheck))
     try:
-        run_state_machine_as_test(machine, settings=options)
-    except Exception as error:  # noqa: BLE001 - every failure of the machine is a finding
-        flaky = isinstance(error, FlakyFailure)
-        for failure in _leaves(error):
-            report.add(_finding(failure, flaky, session))
+        explore(session, build(session, world), world.tally, OPERATION, max_examples, steps, shrink)
     finally:
         restore()
-    report.count(LAYER, "sequences", world.sequences)
-    for status, count in world.answers.items():
-        report.count(LAYER, str(status), count)
-    answers = ", ".join(f"{status}x{count}" for status, count in sorted(world.answers.items()))
-    report.note(LAYER, f"{world.sequences} sequences run (budget {max_examples}, up to {steps} steps each"
-                       f"{'' if shrink else ', no shrinking'}); answers: {answers}")
-
-
-def _leaves(error: BaseException) -> Iterator[BaseException]:
-    """The failures in `error`: Hypothesis groups distinct bugs (and the runs of a flaky one)."""
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            yield from _leaves(inner)
-    else:
-        yield error
-
-
-def _finding(failure: BaseException, flaky: bool, session: Session) -> Finding:
-    steps = [line for note in getattr(failure, "__notes__", ()) for line in str(note).splitlines() if line.strip()]
-    requests = failure.requests if isinstance(failure, Violation) else session.transcript.text()
-    reproduction = "\n".join(["# the sequence (Hypothesis):", *steps, "# the requests it sent:", requests])
-    if isinstance(failure, Violation):
-        check, message = failure.check, failure.message
-    else:
-        check, message = "machine_error", f"{type(failure).__name__}: {failure}"
-    if flaky:
-        message += "\n(it did not happen again when the sequence was replayed: is the server deterministic?)"
-    return Finding(LAYER, check, OPERATION, message, reproduction)
-
-
-def _either(statuses: set[int]) -> str:
-    return " or ".join(str(status) for status in sorted(statuses))
-
-
-def _answer(reply: Reply) -> str:
-    return f"{reply.status} {reply.text[:200]}"

@@ -7,14 +7,12 @@ an undeclared method answer 404 `rest_no_route`, malformed JSON answers 400 `res
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from contracts.client import NO_BODY, Reply
-from contracts.report import Finding
+from contracts.client import NO_BODY
 from contracts.session import Session
+from contracts.tours.common import LAYER, Stops
 
-LAYER = "responses"
 ROUTE = "/wp-json/apiservices/v1/generate"
 OPERATION = f"POST {ROUTE}"
 UNKNOWN_MODEL = "987654321098"
@@ -23,22 +21,7 @@ UNKNOWN_MODEL = "987654321098"
 def run(session: Session) -> None:
     client, target = session.client, session.target
     key = target.key
-    stops = 0
-
-    def stop(what: str, reply: Reply, statuses: set[int], code: str | None = None,
-             operation: str = OPERATION) -> None:
-        nonlocal stops
-        stops += 1
-        if reply.status not in statuses:
-            expected = " or ".join(map(str, sorted(statuses)))
-            session.report.add(Finding(LAYER, "documented_status", operation,
-                                       f"{what}: expected {expected}, got {reply.status} {reply.text[:200]}",
-                                       reply.curl))
-        elif code is not None and reply.field("code") != code:
-            session.report.add(Finding(LAYER, "wordpress_error", operation,
-                                       f"{what}: expected a WordPress error with code {code!r}, got {reply.text[:200]}",
-                                       reply.curl))
-
+    stop = Stops(session, OPERATION, "wordpress_error", lambda reply: reply.field("code"), "a WordPress error")
     unknown = _generation(UNKNOWN_MODEL, f"https://your-bucket-url/{UNKNOWN_MODEL}.safetensors")
     stop("an invalid API key", client.send("POST", ROUTE, key="not-a-key-" + session.nonce, body=unknown), {403})
     stop("no API key", client.send("POST", ROUTE, key=None, body=unknown), {403})
@@ -63,15 +46,14 @@ def run(session: Session) -> None:
     else:
         session.report.note(LAYER, "no --model-id/--safetensors-path: the 200 of a generation is not toured")
     if session.admin is not None:
-        stops += _tour_training(session, stop)
+        _tour_training(session, stop)
     else:
         session.report.note(LAYER, "no --admin-token: model creation and 409 are left to the stateful layer "
                                    "(and skipped there: creating models on a real server costs GPU time)")
-    session.report.count(LAYER, "stops", stops)
-    session.report.note(LAYER, f"{stops} documented answers provoked; every response validated with openapi-core")
+    stop.summary()
 
 
-def _tour_training(session: Session, stop: Callable[..., None]) -> int:
+def _tour_training(session: Session, stop: Stops) -> None:
     """A fresh tenant creates a model and generates with it at once: 200 ModelCreated, then 409."""
     admin, client = session.admin, session.client
     assert admin is not None
@@ -82,11 +64,10 @@ def _tour_training(session: Session, stop: Callable[..., None]) -> int:
     stop("creating a model", created, {200})
     tune_id, path = created.field("tune_id"), created.field("safetensors_path")
     if created.status != 200 or not isinstance(tune_id, str) or not isinstance(path, str):
-        return 1
+        return
     if admin.config()["durations"]["train"] > 0:
         stop("a model still training", client.send("POST", ROUTE, key=key, body=_generation(tune_id, path, "man")),
              {409})
-    return 2
 
 
 def _generation(tune_id: str, path: str, trigger: str = "woman") -> dict[str, Any]:
