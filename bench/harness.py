@@ -1,0 +1,657 @@
+"""What `bench/run.py` measures every API with: servers in subprocesses, wrk loads, checks, the markdown report.
+
+An API module (`lucydream.py`, `lovlychat.py`) describes an `Api`: the request that times start-up, and its
+`Route`s. Each route names the bare floor's request of the same shape and how to prepare genmock for it: the
+state to seed through the admin API, the request wrk repeats, and the checks to run once the loads are over.
+`run_api` does the rest: start-up times, then per route a fresh genmock on its own SQLite file, warm-up,
+`--rounds` rounds alternating the floor and genmock (never loaded at the same time), the checks, and a
+`Report` that `summarize` renders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import http.client
+import json
+import os
+import platform
+import resource
+import signal
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+TARGET_RATIO = 1 / 3
+TARGET_P99_MS = 25.0
+TARGET_STARTUP_S = 0.5
+NOISE_CORES = 0.1  # other processes' CPU during a load above which the report warns
+ADMIN_TIMEOUT_S = 120.0  # a ledger of a few 10^4 entries takes a while to render
+
+# One wrk process per load; done() prints the summary as one JSON line.
+LUA = """\
+wrk.method = "{method}"
+{setup}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRKJSON {{\\"requests\\":%d,\\"duration_us\\":%d,\\"bytes\\":%d,\\"connect\\":%d,\\"read\\":%d," ..
+    "\\"write\\":%d,\\"status\\":%d,\\"timeout\\":%d,\\"mean_us\\":%.1f,\\"max_us\\":%d,\\"p50_us\\":%d," ..
+    "\\"p90_us\\":%d,\\"p99_us\\":%d,\\"p999_us\\":%d}}\\n",
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency.mean, latency.max, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency:percentile(99.9)))
+end
+"""
+
+
+class BenchError(Exception):
+    """The run broke: its numbers would not mean anything."""
+
+
+# -- what an API module describes --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """One HTTP request: what wrk repeats, or what the bench sends once."""
+
+    method: str
+    path: str  # with the query string, if any
+    body: Any = None  # sent as JSON when not None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def all_headers(self) -> dict[str, str]:
+        return {**({"Content-Type": "application/json"} if self.body is not None else {}), **self.headers}
+
+    def lua(self) -> str:
+        headers = self.all_headers().items()
+        lines = [f"wrk.headers[ {_lua_string(name)} ] = {_lua_string(value)}" for name, value in headers]
+        if self.body is not None:
+            lines.insert(0, f"wrk.body = {_lua_string(json.dumps(self.body, separators=(',', ':')))}")
+        return LUA.format(method=self.method, setup="\n".join(lines))
+
+
+def _lua_string(text: str) -> str:
+    return f"[==[{text}]==]"
+
+
+@dataclass(frozen=True)
+class Check:
+    text: str
+    passed: bool | None = True  # None: information, not something that can fail
+
+    @property
+    def label(self) -> str:
+        return {True: "ok", False: "FAILED", None: "info"}[self.passed]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A route made ready on one genmock: the request to load it with, and the checks for afterwards."""
+
+    target: Target
+    # given genmock's loads of this route (warm-up included) and wrk's connections, once the loads are over
+    verify: Callable[[list[Load], int], list[Check]]
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # e.g. "POST /v1/generation/jobs"
+    what: str  # what one request does in genmock, for the report
+    prepare: Callable[[Genmock], Prepared]
+    bare: Target | None  # the floor's request of the same shape; None: no floor (a load of invalid requests)
+    expect_errors: bool = False  # every answer should be 4xx (else: every answer 2xx)
+
+
+@dataclass(frozen=True)
+class Api:
+    name: str  # as `genmock serve --api` knows it
+    title: str
+    probe: Target  # the request that times start-up (demo credentials); the floor answers it alike
+    probe_status: int
+    routes: list[Route]
+
+
+# -- measurements ------------------------------------------------------------------------------------------
+@dataclass
+class Load:
+    """One wrk run: what it counted, and the server's CPU time meanwhile."""
+
+    requests: int
+    seconds: float
+    non_2xx: int  # wrk's "Non-2xx or 3xx responses" (status >= 400)
+    socket_errors: int  # connect + read + write + timeout
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    p999_ms: float
+    mean_ms: float
+    server_cpu_s: float  # CPU time the server used during the load
+    wrk_cpu_s: float
+    other_cpu_s: float  # CPU time every other process used meanwhile: noise when it is not ~0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def ok(self) -> int:
+        return self.requests - self.non_2xx
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.server_cpu_s * 1e6 / self.requests if self.requests else 0.0
+
+    def cores(self, cpu_seconds: float) -> float:
+        return cpu_seconds / self.seconds if self.seconds else 0.0
+
+
+def median(loads: list[Load], attribute: str) -> float:
+    return statistics.median(getattr(load, attribute) for load in loads)
+
+
+@dataclass
+class RouteResult:
+    route: Route
+    bare: list[Load] = field(default_factory=list)  # one per round
+    genmock: list[Load] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ratios(self) -> list[float]:
+        """genmock / bare requests/s, round by round (each round loads both, one after the other)."""
+        return [genmock.rps / bare.rps for bare, genmock in zip(self.bare, self.genmock, strict=True)]
+
+    @property
+    def ratio(self) -> float | None:
+        return statistics.median(self.ratios) if self.bare else None
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What both servers run on, probed once per run."""
+
+    python: str
+    python_version: str
+    uvicorn: str
+    genmock_cmd: list[str]
+    bare_python_s: list[float]
+    import_floor_s: list[float]
+
+
+@dataclass
+class Report:
+    api: Api
+    args: argparse.Namespace
+    env: Environment
+    startup: dict[str, list[float]] = field(default_factory=dict)
+    results: list[RouteResult] = field(default_factory=list)
+
+    @property
+    def checks(self) -> list[Check]:
+        return [check for result in self.results for check in result.checks]
+
+    @property
+    def broken(self) -> list[str]:
+        return [check.text for check in self.checks if check.passed is False]
+
+
+# -- processes ---------------------------------------------------------------------------------------------
+class Process:
+    """A server subprocess, stopped by its own PID."""
+
+    def __init__(self, name: str, cmd: list[str], log: Path) -> None:
+        self.name = name
+        self.log = log
+        self._log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.spawned_at = time.perf_counter()
+        self.popen = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      env=server_env())
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def check_alive(self) -> None:
+        if self.popen.poll() is not None:
+            raise BenchError(f"{self.name} exited with {self.popen.returncode}:\n{self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        self._log_file.flush()
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)  # both servers shut down cleanly on SIGTERM
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=10)
+        self._log_file.close()
+
+
+def server_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+# -- HTTP --------------------------------------------------------------------------------------------------
+def request(base_url: str, target: Target, timeout: float = 10.0) -> tuple[int, Any]:
+    """One request; the status and the parsed JSON body (or the raw text)."""
+    parts = urlsplit(base_url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        payload = None if target.body is None else json.dumps(target.body).encode()
+        connection.request(target.method, target.path, body=payload, headers=target.all_headers())
+        response = connection.getresponse()
+        raw = response.read()
+    finally:
+        connection.close()
+    try:
+        return response.status, json.loads(raw) if raw else None
+    except ValueError:
+        return response.status, raw.decode(errors="replace")
+
+
+def expect(base_url: str, target: Target, status: int, timeout: float = 10.0) -> Any:
+    """The answer's body; BenchError unless it came with `status`."""
+    got, answer = request(base_url, target, timeout)
+    if got != status:
+        raise BenchError(f"{target.method} {target.path}: {got} {str(answer)[:500]} (expected {status})")
+    return answer
+
+
+def wait_for(what: str, process: Process, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Call `probe` until it returns something other than None; fail if the process dies or time runs out."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        process.check_alive()
+        result = probe()
+        if result is not None:
+            return result
+        if time.perf_counter() > deadline:
+            raise BenchError(f"{process.name}: no {what} after {timeout:g} s:\n{process.tail()}")
+        time.sleep(0.002)
+
+
+def first_answer(process: Process, base_url: str, api: Api) -> float:
+    """Seconds from spawn until the probe was answered as expected (the server's start-up time)."""
+
+    def probe() -> tuple[int, Any] | None:
+        try:
+            return request(base_url, api.probe, timeout=30)
+        except (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected):
+            return None
+
+    status, answer = wait_for("HTTP answer", process, probe)
+    elapsed = time.perf_counter() - process.spawned_at
+    if status != api.probe_status:
+        raise BenchError(f"{process.name}: first answer was {status} {answer}")
+    return elapsed
+
+
+def read_file_when_ready(path: Path, parse: Callable[[str], Any]) -> Callable[[], Any]:
+    def probe() -> Any:
+        try:
+            return parse(path.read_text())
+        except (FileNotFoundError, ValueError, IndexError):
+            return None  # not written yet, or written halfway
+
+    return probe
+
+
+# -- servers -----------------------------------------------------------------------------------------------
+class Server:
+    """A started server: its process, where it listens, and how long it took to answer."""
+
+    def __init__(self, process: Process, base_url: str, startup_s: float) -> None:
+        self.process, self.base_url, self.startup_s = process, base_url, startup_s
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def _started(process: Process, find_base_url: Callable[[], str], api: Api) -> tuple[str, float]:
+    try:
+        base_url = find_base_url()
+        return base_url, first_answer(process, base_url, api)
+    except BaseException:
+        process.stop()
+        raise
+
+
+def start_bare(env: Environment, api: Api, tmp: Path, index: int) -> Server:
+    log = tmp / f"bare-{api.name}-{index}.log"
+    process = Process("bare Starlette", [env.python, str(BENCH_DIR / "bare.py")], log)
+    port = read_file_when_ready(log, lambda text: int(text.splitlines()[0]))
+    return Server(process, *_started(process, lambda: f"http://127.0.0.1:{wait_for('port', process, port)}", api))
+
+
+class Genmock(Server):
+    """`genmock serve --api NAME` on a fresh SQLite file, and its admin API."""
+
+    def __init__(self, env: Environment, api: Api, tmp: Path, label: str) -> None:
+        database, credentials = tmp / f"genmock-{label}.sqlite3", tmp / f"credentials-{label}.json"
+        process = Process("genmock", [*env.genmock_cmd, "serve", "--api", api.name, "--db", str(database),
+                                      "--port", "0", "--credentials-file", str(credentials)],
+                          tmp / f"genmock-{label}.log")
+        summary: dict[str, Any] = {}
+
+        def base_url() -> str:
+            summary.update(wait_for("credentials file", process, read_file_when_ready(credentials, json.loads)))
+            return summary["apis"][api.name]["base_url"]
+
+        super().__init__(process, *_started(process, base_url, api))
+        self.admin_headers = {"Authorization": f"Bearer {summary['admin_token']}"}
+
+    def call(self, target: Target, status: int) -> Any:
+        return expect(self.base_url, target, status)
+
+    def admin(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        return expect(self.base_url, Target(method, f"/__genmock{path}", body, self.admin_headers), status,
+                      timeout=ADMIN_TIMEOUT_S)
+
+    def new_tenant(self, balance: float) -> tuple[str, str]:
+        """A tenant with `balance`: its id and its key."""
+        tenant = self.admin("POST", "/tenants", {"name": "bench", "balance": balance}, 201)
+        return tenant["id"], tenant["credentials"][0]
+
+    def ledger(self, tenant_id: str) -> dict[str, Any]:
+        return self.admin("GET", f"/tenants/{tenant_id}/ledger")
+
+
+def genmock_command(python: str) -> list[str]:
+    """`genmock` next to the interpreter when installed there, else the same entry point through -m."""
+    script = Path(python).parent / "genmock"
+    return [str(script)] if script.exists() else [python, "-m", "mockserver.cli"]
+
+
+def timed_python(python: str, code: str, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([python, "-c", code], check=True, env=server_env(), timeout=60)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def probe_environment(python: str, startup_runs: int) -> Environment:
+    probe = ("import importlib.util as u, platform, uvicorn; print(platform.python_version()); "
+             "print('uvicorn', uvicorn.__version__, 'http=' + ('httptools' if u.find_spec('httptools') else 'h11'),"
+             " 'loop=' + ('uvloop' if u.find_spec('uvloop') else 'asyncio'))")
+    found = subprocess.run([python, "-c", probe], capture_output=True, text=True, env=server_env())
+    if found.returncode != 0:
+        raise BenchError(f"{python} cannot run the servers (run this script with the project's .venv/bin/python, "
+                         f"or pass --python):\n{found.stderr.strip()}")
+    version, uvicorn_info = found.stdout.splitlines()
+    return Environment(python=python, python_version=version, uvicorn=uvicorn_info,
+                       genmock_cmd=genmock_command(python),
+                       bare_python_s=timed_python(python, "pass", startup_runs),
+                       import_floor_s=timed_python(python, "import starlette, uvicorn", startup_runs))
+
+
+# -- load --------------------------------------------------------------------------------------------------
+def wrk(server: Server, target: Target, seconds: float, args: argparse.Namespace, tmp: Path) -> Load:
+    script = tmp / "load.lua"
+    script.write_text(target.lua())
+    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", "--latency", "-s", str(script),
+           server.base_url + target.path]
+    process = server.process
+    cpu_before, children_before, busy_before = process.cpu_seconds(), children_cpu_seconds(), machine_busy_seconds()
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    cpu, busy = process.cpu_seconds() - cpu_before, machine_busy_seconds() - busy_before
+    wrk_cpu = children_cpu_seconds() - children_before
+    process.check_alive()
+    line = next((line for line in result.stdout.splitlines() if line.startswith("WRKJSON ")), None)
+    if result.returncode != 0 or line is None:
+        raise BenchError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    data = json.loads(line.removeprefix("WRKJSON "))
+    return Load(requests=data["requests"], seconds=data["duration_us"] / 1e6, non_2xx=data["status"],
+                socket_errors=data["connect"] + data["read"] + data["write"] + data["timeout"],
+                p50_ms=data["p50_us"] / 1000, p90_ms=data["p90_us"] / 1000, p99_ms=data["p99_us"] / 1000,
+                p999_ms=data["p999_us"] / 1000, mean_ms=data["mean_us"] / 1000, server_cpu_s=cpu,
+                wrk_cpu_s=wrk_cpu, other_cpu_s=max(0.0, busy - cpu - wrk_cpu))
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all processes used since boot (all CPUs): /proc/stat less idle and iowait."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+# -- checks the API modules share --------------------------------------------------------------------------
+def one_debit_per_answer(debits: int, loads: list[Load], connections: int, status: str) -> Check:
+    """The ledger holds one debit for each success wrk counted (plus those in flight when it stopped)."""
+    answered = sum(load.ok for load in loads)
+    in_flight = connections * len(loads)  # wrk stops counting while up to one request per connection is open
+    return Check(f"one ledger debit per {status}: {debits:,} debits, {answered:,} {status}s counted by wrk "
+                 f"(+ at most {in_flight} in flight when wrk stopped)", answered <= debits <= answered + in_flight)
+
+
+def read_only(genmock: Genmock, target: Target, text: str, test: Callable[[Any], bool]) -> Prepared:
+    """A route that changes nothing: it answers 200 with a body that passes `test` before the loads (else the
+    run breaks) and after them (the check)."""
+
+    def verify(loads: list[Load] | None = None, connections: int = 0) -> list[Check]:
+        status, body = request(genmock.base_url, target)
+        return [Check(f"{text} (status {status})", status == 200 and test(body))]
+
+    if not verify()[0].passed:
+        raise BenchError(f"{target.method} {target.path}: not {text} before the loads")
+    return Prepared(target, verify)
+
+
+# -- the run -----------------------------------------------------------------------------------------------
+def run_api(api: Api, args: argparse.Namespace, env: Environment, tmp: Path) -> Report:
+    report = Report(api=api, args=args, env=env)
+    say = print if not args.quiet else (lambda *_: None)
+    routes = [route for route in api.routes if not args.route or any(part in route.name for part in args.route)]
+    with contextlib.ExitStack() as running:
+        # start-up, one server at a time; the last floor serves the loads
+        report.startup["genmock"] = []
+        for index in range(args.startup_runs):
+            genmock = Genmock(env, api, tmp, f"{api.name}-startup-{index}")
+            genmock.stop()
+            report.startup["genmock"].append(genmock.startup_s)
+        report.startup["bare"] = []
+        for index in range(args.startup_runs):
+            bare = start_bare(env, api, tmp, index)
+            report.startup["bare"].append(bare.startup_s)
+            if index < args.startup_runs - 1:
+                bare.stop()
+        running.callback(bare.stop)
+        say(f"{api.title}: bare Starlette pid {bare.process.pid}, {bare.base_url}")
+        for index, route in enumerate(routes):
+            report.results.append(run_route(route, bare, api, args, env, tmp, f"{api.name}-{index}", say))
+    return report
+
+
+def run_route(route: Route, bare: Server, api: Api, args: argparse.Namespace, env: Environment, tmp: Path,
+              label: str, say: Callable[..., None]) -> RouteResult:
+    """A fresh genmock prepared for the route; warm-up, then the rounds; then the checks."""
+    result = RouteResult(route)
+    genmock = Genmock(env, api, tmp, label)
+    try:
+        prepared = route.prepare(genmock)
+        say(f"{route.name}: genmock pid {genmock.process.pid}, {genmock.base_url}")
+        loaded: list[Load] = []  # every genmock load, warm-up included: what the checks must account for
+        if args.warmup:
+            if route.bare:
+                wrk(bare, route.bare, args.warmup, args, tmp)
+            loaded.append(wrk(genmock, prepared.target, args.warmup, args, tmp))
+        for round_ in range(1, args.rounds + 1):
+            say(f"  round {round_}/{args.rounds}" + (": bare Starlette, then genmock" if route.bare else ""))
+            if route.bare:
+                result.bare.append(wrk(bare, route.bare, args.duration, args, tmp))
+            result.genmock.append(wrk(genmock, prepared.target, args.duration, args, tmp))
+        loaded += result.genmock
+        result.checks = [*status_checks(result), *prepared.verify(loaded, args.connections)]
+    finally:
+        genmock.stop()
+    return result
+
+
+def status_checks(result: RouteResult) -> list[Check]:
+    checks = []
+    for server, loads in (("bare", result.bare), ("genmock", result.genmock)):
+        if not loads:
+            continue
+        requests, non_2xx = sum(load.requests for load in loads), sum(load.non_2xx for load in loads)
+        errors = sum(load.socket_errors for load in loads)
+        if server == "genmock" and result.route.expect_errors:
+            checks.append(Check(f"{server} answered every invalid request 4xx ({non_2xx:,} of {requests:,}, socket "
+                                f"errors: {errors})", non_2xx == requests and errors == 0))
+        else:
+            checks.append(Check(f"{server} answered only 2xx ({requests:,} requests; non-2xx: {non_2xx}, socket "
+                                f"errors: {errors})", non_2xx == 0 and errors == 0))
+    return checks
+
+
+# -- the report --------------------------------------------------------------------------------------------
+def verdict(passed: bool) -> str:
+    return "PASS" if passed else "MISS"
+
+
+def summarize(report: Report) -> str:
+    args, env, api = report.args, report.env, report.api
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    rounds = f"median of {args.rounds} rounds" if args.rounds > 1 else "one round"
+    startup = statistics.median(report.startup["genmock"])
+    lines = [
+        f"# {api.title}: genmock vs bare Starlette",
+        "",
+        f"- date: {now}",
+        f"- machine: {os.cpu_count()} CPUs ({_cpu_model()}), Linux {platform.release()}, Python {env.python_version}",
+        f"- servers: one uvicorn worker each, {env.uvicorn}, log_level=warning, no access log; the floor is "
+        "`bench/bare.py`",
+        f"- genmock: `{_command(env.genmock_cmd)} serve --api {api.name} --db <tmp>.sqlite3 --port 0` (SQLite file "
+        "in WAL mode), started afresh for each route",
+        f"- load: `wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency` per server and round, "
+        f"after a {args.warmup:g} s warm-up of each; {args.rounds} round(s) per route, each loading bare Starlette "
+        "then genmock, never both at once",
+        "",
+        f"## Routes ({rounds})",
+        "",
+        "| route | bare req/s | genmock req/s | genmock / bare | p50 ms bare / genmock | p99 ms bare / genmock "
+        "| server CPU µs/req bare / genmock | checks |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for result in report.results:
+        bare, genmock = result.bare, result.genmock
+
+        def pair(attribute: str, form: str, bare: list[Load] = bare, genmock: list[Load] = genmock) -> str:
+            return f"{_median_or_dash(bare, attribute, form)} / {format(median(genmock, attribute), form)}"
+
+        checks = "ok" if all(check.passed is not False for check in result.checks) else "**FAILED**"
+        lines.append(f"| {result.route.name} | {_median_or_dash(bare, 'rps', ',.0f')} | {median(genmock, 'rps'):,.0f} "
+                     f"| {_ratio(result.ratio)} | {pair('p50_ms', '.2f')} | {pair('p99_ms', '.2f')} "
+                     f"| {pair('cpu_us_per_request', ',.0f')} | {checks} |")
+    lines += ["", "What one genmock request does:", ""]
+    lines += [f"- {result.route.name}: {result.route.what}" for result in report.results]
+    lines += [
+        "",
+        "Server CPU is the user + system time of the server process over a load, divided by its requests: the "
+        "steadiest number. The ratio is the median of the per-round ratios.",
+        "",
+        "## Every load",
+        "",
+        "| route | round | server | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | non-2xx | socket errors "
+        "| CPU µs/req | cores: server / wrk / other |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for result in report.results:
+        for server, loads in (("bare", result.bare), ("genmock", result.genmock)):
+            for index, load in enumerate(loads):
+                lines.append(
+                    f"| {result.route.name} | {index + 1} | {server} | {load.rps:,.0f} | {load.p50_ms:.2f} "
+                    f"| {load.p90_ms:.2f} | {load.p99_ms:.2f} | {load.p999_ms:.2f} | {load.non_2xx} "
+                    f"| {load.socket_errors} | {load.cpu_us_per_request:,.0f} | {load.cores(load.server_cpu_s):.2f} / "
+                    f"{load.cores(load.wrk_cpu_s):.2f} / {load.cores(load.other_cpu_s):.2f} |")
+    lines += [
+        "",
+        "\"other\" is CPU used during the load by processes other than the server and wrk (from /proc/stat, kernel "
+        "writeback included): numbers from a loaded machine are only comparable when it stays near 0.",
+        *_noise_warning(report),
+        "",
+        "## Start-up",
+        "",
+        f"Spawn to the first answer to `{api.probe.method} {api.probe.path}` with the demo key (median of "
+        f"{len(report.startup['genmock'])}): genmock **{startup:.3f} s** ({_list(report.startup['genmock'])}), "
+        f"bare Starlette {statistics.median(report.startup['bare']):.3f} s ({_list(report.startup['bare'])}); "
+        f"floor `python -c \"import starlette, uvicorn\"` {statistics.median(env.import_floor_s):.3f} s "
+        f"({_list(env.import_floor_s)}), `python -c pass` {statistics.median(env.bare_python_s):.3f} s.",
+        "",
+        "## Targets (information, not a test)",
+        "",
+        f"At least {TARGET_RATIO:.2f} of the floor's requests/s, p99 under {TARGET_P99_MS:g} ms, start-up under "
+        f"{TARGET_STARTUP_S:g} s.",
+        "",
+    ]
+    for result in report.results:
+        if result.ratio is not None:
+            p99 = median(result.genmock, "p99_ms")
+            lines.append(f"- {result.route.name}: {verdict(result.ratio >= TARGET_RATIO)} requests/s "
+                         f"({_ratio(result.ratio)}), {verdict(p99 < TARGET_P99_MS)} p99 ({p99:.2f} ms)")
+    lines += [
+        f"- start-up: {verdict(startup < TARGET_STARTUP_S)} ({startup:.3f} s)",
+        "",
+        "## Checks (the run is void if one fails)",
+        "",
+    ]
+    for result in report.results:
+        lines += [f"- {result.route.name}: {check.label}: {check.text}" for check in result.checks]
+    return "\n".join(lines) + "\n"
+
+
+def _median_or_dash(loads: list[Load], attribute: str, form: str) -> str:
+    return format(median(loads, attribute), form) if loads else "–"
+
+
+def _ratio(ratio: float | None) -> str:
+    return "–" if ratio is None else f"**{ratio:.3f}**"
+
+
+def _noise_warning(report: Report) -> list[str]:
+    noisy = sorted({result.route.name for result in report.results for load in result.bare + result.genmock
+                    if load.cores(load.other_cpu_s) > NOISE_CORES})
+    if not noisy:
+        return []
+    return ["", f"**Warning: other processes used more than {NOISE_CORES:g} core during loads of "
+                f"{', '.join(noisy)}; rerun on a quiet machine before trusting these numbers.**"]
+
+
+def _command(cmd: list[str]) -> str:
+    return "genmock" if len(cmd) == 1 else "python -m mockserver.cli"
+
+
+def _list(values: list[float]) -> str:
+    return ", ".join(f"{value:.3f}" for value in values)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
