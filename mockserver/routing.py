@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -54,7 +55,7 @@ class Call:
     context: Any  # the dialect's per-app context (engine, settings)
     headers: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def base_url(self) -> str:
         """The origin the client called, e.g. http://127.0.0.1:8102 (asset URLs are built on it)."""
         return base_url(self.request.scope)

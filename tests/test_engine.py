@@ -145,8 +145,8 @@ def test_settling_reads_the_queue_only_when_something_is_due(engine: Engine, mon
         engine.jobs.submit("test", tid, f"j{index}", "image", {}, duration=10, cost=1)
     engine.jobs.settle("test")
     reads = []
-    original = engine.store.active_jobs
-    monkeypatch.setattr(engine.store, "active_jobs", lambda api: reads.append(api) or original(api))
+    original = engine.store.jobs_in_status
+    monkeypatch.setattr(engine.store, "jobs_in_status", lambda api, *args: reads.append(args[0]) or original(api, *args))
     for _ in range(5):
         engine.jobs.get("test", tid, "j2")
     engine.jobs.submit("test", tid, "j3", "image", {}, duration=10, cost=1)  # no free slot: nothing new is due
@@ -154,4 +154,4 @@ def test_settling_reads_the_queue_only_when_something_is_due(engine: Engine, mon
     engine.clock.advance(10)
     assert engine.jobs.get("test", tid, "j1").status == RUNNING
     assert engine.jobs.get("test", tid, "j2").queue_position == 1
-    assert reads == ["test"]
+    assert reads == ["running", "queued"]  # one look at the slots, one at the head of the queue

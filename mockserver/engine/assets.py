@@ -59,6 +59,11 @@ class Assets:
     def of_tenant(self, tenant_id: str, job_id: str | None = None) -> list[Asset]:
         return [Asset(**row) for row in self._store.assets_of(tenant_id, job_id)]
 
+    def newest(self, tenant_id: str, limit: int, before: tuple[float, str] | None = None,
+               label: tuple[str, Any] | None = None) -> list[Asset]:
+        """Up to `limit` assets, newest first, older than `before` (created_at, id), with `label` if given."""
+        return [Asset(**row) for row in self._store.newest_assets(tenant_id, limit, before, label)]
+
 
 def render(asset: Asset, thumbnail: bool = False) -> tuple[bytes, str]:
     """The asset's bytes and media type; a thumbnail is always a PNG still."""

@@ -7,7 +7,9 @@ clock needs no background worker.
 
 from __future__ import annotations
 
+import bisect
 import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -60,6 +62,7 @@ class Jobs:
         self._next_event: dict[str, float] = {}
         self._free_slots: dict[str, int] = {}
         self._finished: dict[tuple[str, str], Job] = {}  # finished jobs never change again
+        self._queued_seqs: dict[str, list[int]] = {}  # per API, the queued jobs' seqs in order (when loaded)
         store.on_rollback(self.forget)
 
     def forget(self) -> None:
@@ -67,6 +70,7 @@ class Jobs:
         self._next_event.clear()
         self._free_slots.clear()
         self._finished.clear()
+        self._queued_seqs.clear()
 
     def slots(self, api: str) -> int:
         return self._slots.get(api, 1)
@@ -87,7 +91,9 @@ class Jobs:
         with self._store.transaction():
             if cost:
                 self._ledger.debit(tenant_id, cost, f"job {job_id}")
-            self._store.insert_job(row)
+            seq = self._store.insert_job(row)
+            if api in self._queued_seqs:
+                self._queued_seqs[api].append(seq)
             if self._free_slots.get(api, 0) > 0:  # it can start at once: the next settle must look
                 self._free_slots[api] -= 1
                 self._next_event[api] = row["created_at"]
@@ -111,27 +117,20 @@ class Jobs:
         self.settle(api)
         return [self._with_queue_view(Job(**row)) for row in self._store.jobs_of(tenant_id, kind) if row["api"] == api]
 
-    def queue(self, api: str) -> list[Job]:
-        """Active jobs in queue order: running ones first (position 0), then the waiting ones."""
-        self.settle(api)
-        jobs = [Job(**row) for row in self._store.active_jobs(api)]
-        return [self._with_queue_view(job, jobs) for job in jobs]
-
     def settle(self, api: str) -> list[Job]:
         """Apply every start, completion and failure due by now; return the jobs that changed."""
         now = self._clock.now()
         if now < self._next_event.get(api, float("-inf")):
             return []
-        active = [Job(**row) for row in self._store.active_jobs(api)]
-        running = [job for job in active if job.status == RUNNING]
-        waiting = [job for job in active if job.status == QUEUED]
+        running = [Job(**row) for row in self._store.jobs_in_status(api, RUNNING)]
         free_at = self._slot_free_times(api, running)
         changed: list[Job] = []
+        started = 0
         with self._store.transaction():
             for job in running:
                 if job.started_at + job.run_time <= now:  # type: ignore[operator]
                     changed.append(self._finish(job))
-            for job in waiting:
+            for job in self._waiting(api):
                 start = max(job.created_at, free_at[0])
                 if start > now:
                     break
@@ -139,6 +138,9 @@ class Jobs:
                 self._store.update_job(api, job.id, status=RUNNING, started_at=start)
                 job = replace(job, status=RUNNING, started_at=start)
                 changed.append(self._finish(job) if start + job.run_time <= now else job)
+                started += 1
+        if api in self._queued_seqs:
+            del self._queued_seqs[api][:started]  # jobs start in queue order
         busy_until = [moment for moment in free_at if moment > now]
         self._next_event[api] = min(busy_until, default=float("inf"))
         self._free_slots[api] = len(free_at) - len(busy_until)
@@ -147,19 +149,32 @@ class Jobs:
     def finish_estimate(self, api: str, job_id: str) -> float | None:
         """When an active job will finish if no slot count changes: the queue played forward."""
         self.settle(api)
-        active = [Job(**row) for row in self._store.active_jobs(api)]
-        running = [job for job in active if job.status == RUNNING]
+        running = [Job(**row) for row in self._store.jobs_in_status(api, RUNNING)]
         for job in running:
             if job.id == job_id:
                 return job.started_at + job.run_time  # type: ignore[operator]
         free_at = self._slot_free_times(api, running)
-        for job in active:
-            if job.status == QUEUED:
-                finish = max(job.created_at, free_at[0]) + job.run_time
-                heapq.heapreplace(free_at, finish)
-                if job.id == job_id:
-                    return finish
+        for job in self._waiting(api):
+            finish = max(job.created_at, free_at[0]) + job.run_time
+            heapq.heapreplace(free_at, finish)
+            if job.id == job_id:
+                return finish
         return None
+
+    def _waiting(self, api: str, batch: int = 64) -> Iterator[Job]:
+        """Queued jobs in queue order, read a batch at a time (callers rarely need more than the head)."""
+        after = 0
+        while rows := self._store.jobs_in_status(api, QUEUED, after, batch):
+            for row in rows:
+                yield Job(**row)
+            after = rows[-1]["seq"]
+
+    def _queue_position(self, job: Job) -> int:
+        """1 for the first job waiting, 2 for the next, ..."""
+        seqs = self._queued_seqs.get(job.api)
+        if seqs is None:
+            seqs = self._queued_seqs[job.api] = self._store.queued_seqs(job.api)
+        return 1 + bisect.bisect_left(seqs, job.seq)
 
     def _slot_free_times(self, api: str, running: list[Job]) -> list[float]:
         """A heap: when each slot is free; slots no running job holds are free from the start of time."""
@@ -182,14 +197,10 @@ class Jobs:
         self._store.update_job(job.api, job.id, status=COMPLETED, finished_at=end)
         return replace(job, status=COMPLETED, finished_at=end)
 
-    def _with_queue_view(self, job: Job, active: list[Job] | None = None) -> Job:
+    def _with_queue_view(self, job: Job) -> Job:
         if job.status == RUNNING:
             elapsed = self._clock.now() - job.started_at  # type: ignore[operator]
             return replace(job, queue_position=0, progress=min(1.0, elapsed / job.duration) if job.duration else 1.0)
         if job.status == QUEUED:
-            if active is None:
-                waiting_ahead = self._store.count_queued_before(job.api, job.seq)
-            else:
-                waiting_ahead = sum(1 for other in active if other.status == QUEUED and other.seq < job.seq)
-            return replace(job, queue_position=1 + waiting_ahead)
+            return replace(job, queue_position=self._queue_position(job))
         return replace(job, progress=1.0 if job.status == COMPLETED else job.progress)

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     params TEXT NOT NULL, cost INTEGER NOT NULL, duration REAL NOT NULL, fail_with TEXT,
     created_at REAL NOT NULL, started_at REAL, finished_at REAL, UNIQUE (api, id)
 );
-CREATE INDEX IF NOT EXISTS jobs_active ON jobs (api, status) WHERE status IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (api, status, seq);
 CREATE TABLE IF NOT EXISTS assets (
     seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, api TEXT NOT NULL,
     tenant_id TEXT NOT NULL REFERENCES tenants(id), job_id TEXT, media_type TEXT NOT NULL,
@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS assets (
     labels TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS assets_by_tenant ON assets (tenant_id, seq);
+CREATE INDEX IF NOT EXISTS assets_newest_first ON assets (tenant_id, created_at, id);
+CREATE INDEX IF NOT EXISTS assets_by_job ON assets (job_id);
 CREATE TABLE IF NOT EXISTS faults (
     seq INTEGER PRIMARY KEY, api TEXT NOT NULL, operation TEXT NOT NULL,
     tenant_id TEXT, remaining INTEGER NOT NULL, status INTEGER, message TEXT
@@ -207,13 +209,15 @@ class Store:
         return self._all("SELECT * FROM ledger WHERE tenant_id = ? ORDER BY seq", (tenant_id,))
 
     # -- jobs ------------------------------------------------------------------------------------
-    def insert_job(self, job: dict[str, Any]) -> None:
-        self._run(
+    def insert_job(self, job: dict[str, Any]) -> int:
+        """Store a new job; returns its sequence number (queue order)."""
+        cursor = self._run(
             "INSERT INTO jobs (id, api, tenant_id, kind, status, params, cost, duration, fail_with, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (job["id"], job["api"], job["tenant_id"], job["kind"], job["status"], json.dumps(job["params"]),
              job["cost"], job["duration"], job.get("fail_with"), job["created_at"]),
         )
+        return int(cursor.lastrowid or 0)
 
     def update_job(self, api: str, job_id: str, **changes: Any) -> None:
         columns = ", ".join(f"{name} = ?" for name in changes)
@@ -222,15 +226,17 @@ class Store:
     def get_job(self, api: str, job_id: str) -> dict[str, Any] | None:
         return _decode(self._one("SELECT * FROM jobs WHERE api = ? AND id = ?", (api, job_id)), "params")
 
-    def active_jobs(self, api: str) -> list[dict[str, Any]]:
+    def jobs_in_status(self, api: str, status: str, after_seq: int = 0, limit: int = -1) -> list[dict[str, Any]]:
+        """Jobs of one status in queue order, from `after_seq` on, at most `limit` (-1: all)."""
         rows = self._all(
-            "SELECT * FROM jobs WHERE api = ? AND status IN ('queued', 'running') ORDER BY seq", (api,)
+            "SELECT * FROM jobs WHERE api = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (api, status, after_seq, limit),
         )
         return [_decode(row, "params") for row in rows]
 
-    def count_queued_before(self, api: str, seq: int) -> int:
-        row = self._one("SELECT COUNT(*) AS n FROM jobs WHERE api = ? AND status = 'queued' AND seq < ?", (api, seq))
-        return int(row["n"]) if row else 0
+    def queued_seqs(self, api: str) -> list[int]:
+        rows = self._all("SELECT seq FROM jobs WHERE api = ? AND status = 'queued' ORDER BY seq", (api,))
+        return [row["seq"] for row in rows]
 
     def jobs_of(self, tenant_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         if kind is None:
@@ -256,9 +262,23 @@ class Store:
         if job_id is None:
             rows = self._all("SELECT * FROM assets WHERE tenant_id = ? ORDER BY seq", (tenant_id,))
         else:
-            rows = self._all(
-                "SELECT * FROM assets WHERE tenant_id = ? AND job_id = ? ORDER BY seq", (tenant_id, job_id)
-            )
+            rows = self._all("SELECT * FROM assets WHERE job_id = ? AND tenant_id = ? ORDER BY seq",
+                             (job_id, tenant_id))
+        return [_decode(row, "labels") for row in rows]
+
+    def newest_assets(self, tenant_id: str, limit: int, before: tuple[float, str] | None = None,
+                      label: tuple[str, Any] | None = None) -> list[dict[str, Any]]:
+        """A tenant's assets, newest first (created_at, then id, descending), strictly after `before`,
+        only those whose label `label[0]` equals `label[1]`."""
+        sql = "SELECT * FROM assets WHERE tenant_id = ?"
+        args: list[Any] = [tenant_id]
+        if before is not None:
+            sql += " AND (created_at < ? OR (created_at = ? AND id < ?))"
+            args += [before[0], before[0], before[1]]
+        if label is not None:
+            sql += " AND json_extract(labels, ?) = ?"
+            args += [f"$.{label[0]}", label[1]]
+        rows = self._all(sql + " ORDER BY created_at DESC, id DESC LIMIT ?", (*args, limit))
         return [_decode(row, "labels") for row in rows]
 
     # -- faults ----------------------------------------------------------------------------------

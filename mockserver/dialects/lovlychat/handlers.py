@@ -86,20 +86,18 @@ async def get_pricing(call: Call) -> Response:
 async def list_gallery(call: Call) -> Response:
     engine: Engine = call.context.engine
     engine.jobs.settle(API)
-    character = call.query.get("characterId")
-    assets = [asset for asset in engine.assets.of_tenant(call.principal.id)
-              if character is None or asset.labels.get("characterId") == character]
-    assets.sort(key=lambda asset: (asset.created_at, asset.id), reverse=True)
+    before = None
     if "cursor" in call.query:
-        after = decode_cursor(call.query["cursor"])
-        if after is None:
+        before = decode_cursor(call.query["cursor"])
+        if before is None:
             return invalid_field("query", "cursor", "cursor is not one this API issued.")
-        assets = [asset for asset in assets if (asset.created_at, asset.id) < after]
+    character = call.query.get("characterId")
     limit = call.query["limit"]
+    assets = engine.assets.newest(call.principal.id, limit + 1, before,
+                                  ("characterId", character) if character is not None else None)
     page = assets[:limit]
-    more = len(assets) > limit
     return json_response(200, {"items": [asset_view(call, asset) for asset in page],
-                               "nextCursor": encode_cursor(page[-1]) if more else None})
+                               "nextCursor": encode_cursor(page[-1]) if len(assets) > limit else None})
 
 
 def job_view(call: Call, job: Job) -> dict[str, Any]:
