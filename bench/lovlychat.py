@@ -111,8 +111,8 @@ API = Api(
     name="lovlychat", title="LovlyChat v1 routes", probe=create_job(IMAGE), probe_status=202,
     routes=[
         Route(f"POST {JOBS} (8 s jobs pile up)", "credential lookup, validation of the `oneOf` body, settling the "
-              "queue (a scan of every active job whenever a slot frees), a debit with its ledger entry, a queued job "
-              "row and its queue position; 202", queue_jobs(None), bare=create_job(IMAGE)),
+              "queue (the running jobs and the head of the queue, whenever a slot frees), a debit with its "
+              "ledger entry, a queued job row and its queue position; 202", queue_jobs(None), bare=create_job(IMAGE)),
         Route(f"POST {JOBS} (0 s jobs: no queue)", "the same, but settling completes the previous job first (its "
               "asset row and status), so the queue stays empty; 202", queue_jobs(0), bare=create_job(IMAGE)),
         Route(f"GET {JOBS}/{{id}} (completed)", "settling (nothing due), the job (cached once final), its asset "
@@ -121,7 +121,7 @@ API = Api(
               poll_queued, bare=get(f"{JOBS}/{BARE_QUEUED_JOB}")),
         Route(f"GET {PRICING}", "credential lookup, the cached price map, when it last changed; 200", pricing,
               bare=get(PRICING)),
-        Route(f"GET {GALLERY}", f"settling (nothing due), every asset of a wallet of {GALLERY_JOBS} sorted, the "
-              "first 20 rendered; 200", gallery, bare=get(GALLERY)),
+        Route(f"GET {GALLERY}", f"settling (nothing due), one indexed query for the newest 21 of a wallet of "
+              f"{GALLERY_JOBS} assets, 20 rendered; 200", gallery, bare=get(GALLERY)),
     ],
 )
