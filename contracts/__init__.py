@@ -2,5 +2,6 @@
 
 Layers: `schema` (schemathesis over every operation of the spec), `responses` (a tour of the documented
 answers; every response any layer receives is validated strictly with openapi-core) and `stateful`
-(a Hypothesis state machine checked against reference models of the wallet and the models' lifecycle).
+(a Hypothesis state machine checked against pure reference models: wallets, trained models, jobs, galleries;
+plus concurrency properties such as parallel debits of one wallet).
 """

@@ -94,12 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--key", required=True, help="an API key of a tenant with some balance")
     parser.add_argument("--second-key", help="an API key of another tenant (tenant isolation)")
     parser.add_argument("--admin-token", help="a genmock admin token: fresh tenants, virtual clock, faults, ledger")
-    parser.add_argument("--model-id", help="a ready model of the tenant of --key")
-    parser.add_argument("--safetensors-path", help="the .safetensors file of --model-id")
+    parser.add_argument("--model-id", help="LucyDream: a ready model of the tenant of --key")
+    parser.add_argument("--safetensors-path", help="LucyDream: the .safetensors file of --model-id")
     parser.add_argument("--trigger-name", default="woman", choices=("man", "woman"),
-                        help="the trigger name --model-id was trained with (default woman)")
-    parser.add_argument("--price", type=float, help="the price of one generation (else read from the admin "
-                                                    "API or learnt)")
+                        help="LucyDream: the trigger name --model-id was trained with (default woman)")
+    parser.add_argument("--price", type=float, help="LucyDream: the price of one generation (else read from the "
+                                                    "admin API or learnt)")
     parser.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES,
                         help=f"schemathesis examples per operation and state-machine sequences "
                              f"(default {DEFAULT_MAX_EXAMPLES})")
@@ -110,12 +110,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="report failures as first found, without searching for the smallest reproduction")
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, in seconds (default 30)")
     parser.add_argument("--job-timeout", type=float, default=300.0,
-                        help="without --admin-token: how long to wait, in real time, for a job to finish (default "
-                             "300 s); an admin token lets the suite advance a virtual clock instead")
+                        help="LovlyChat without --admin-token: how long to wait, in real time, for jobs to finish "
+                             "(default 300 s); an admin token lets the suite advance a virtual clock instead")
     parser.add_argument("--poll-interval", type=float, default=1.0,
-                        help="without --admin-token: seconds between two polls of an unfinished job (default 1)")
-    parser.add_argument("--race-key", help="without --admin-token: a key whose wallet the concurrency property may "
-                                           "spend (it sends parallel jobs that the wallet covers only in part)")
+                        help="LovlyChat without --admin-token: seconds between two polls of unfinished jobs "
+                             "(default 1)")
+    parser.add_argument("--race-key", help="LovlyChat without --admin-token: a key whose wallet the concurrency "
+                                           "property may spend (parallel jobs it covers only in part; best a wallet "
+                                           "of a few images)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON to this file")
     return parser
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import importlib
 import json
 import sys
@@ -248,18 +249,17 @@ def lc_gallery_order() -> None:
 
 
 def lc_gallery_leak() -> None:
-    """The gallery lists the assets of every wallet."""
+    """Each gallery page also lists what the same page of every other wallet's gallery lists."""
 
     async def gallery(call: Call, original: Handler) -> Response:
-        engine = call.context.engine
-        own = engine.assets.of_tenant
-        tenants = engine.tenants.all(call.context.dialect.name)
-        engine.assets.of_tenant = lambda tenant_id, job_id=None: [
-            asset for tenant in tenants for asset in own(tenant.id, job_id)]
-        try:
-            return await original(call)
-        finally:
-            del engine.assets.of_tenant
+        response = await original(call)
+        if response.status_code != 200:
+            return response
+        others = [tenant for tenant in call.context.engine.tenants.all(call.context.dialect.name)
+                  if tenant.id != call.principal.id]
+        leaked = [item for tenant in others
+                  for item in json.loads((await original(dataclasses.replace(call, principal=tenant))).body)["items"]]
+        return _rewritten(response, lambda body: body["items"].extend(leaked))
 
     _around("lovlychat", "listGallery", gallery)
 

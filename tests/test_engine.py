@@ -146,7 +146,8 @@ def test_settling_reads_the_queue_only_when_something_is_due(engine: Engine, mon
     engine.jobs.settle("test")
     reads = []
     original = engine.store.jobs_in_status
-    monkeypatch.setattr(engine.store, "jobs_in_status", lambda api, *args: reads.append(args[0]) or original(api, *args))
+    monkeypatch.setattr(engine.store, "jobs_in_status",
+                        lambda api, *args: reads.append(args[0]) or original(api, *args))
     for _ in range(5):
         engine.jobs.get("test", tid, "j2")
     engine.jobs.submit("test", tid, "j3", "image", {}, duration=10, cost=1)  # no free slot: nothing new is due

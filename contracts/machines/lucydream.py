@@ -22,17 +22,18 @@ provider GPU time), never needs the clock and never arms faults.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from contracts.client import NO_BODY, Reply
-from contracts.machines.common import LAYER, Tally, Violation, answer, either, explore, freeze_clock, parse_time
+from contracts.machines.common import LAYER, Tally, answer, either, explore, freeze_clock, parse_time
 from contracts.models.training import Model, Readiness
 from contracts.models.wallet import Wallet, money
 from contracts.session import Session
@@ -135,8 +136,8 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
     # per fresh tenant: its balance in whole generations (plus half a price?) and what else it starts with
     openings = st.tuples(st.integers(0, 4), st.booleans(), st.sampled_from(OPENINGS))
 
-    def violation(check: str, message: str) -> Violation:
-        return world.tally.violation(check, message, session.transcript.text())
+    def fail(check: str, message: str) -> NoReturn:
+        world.tally.fail(check, message, session.transcript.text())
 
     class LucyDreamMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -179,7 +180,20 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
         @rule(pick=st.integers(0, 10**6), prompt=st.sampled_from(PROMPTS), mode=st.sampled_from(MODES),
               bare=st.booleans())
         def generate(self, pick: int, prompt: str, mode: str | None, bare: bool) -> None:
-            account, model = self.owned(pick)
+            self.generation(*self.owned(pick), prompt, mode, bare)
+
+        def teardown(self) -> None:
+            """With an admin token every sequence ends with one more generation per tenant that has a trained
+            model, so each one judges the balance (a tenant that cannot pay answers 402) and any armed fault
+            (500), whichever rules ran before (unless the sequence failed already)."""
+            if admin is None or sys.exc_info()[0] is not None:
+                return
+            for account in self.accounts.values():
+                usable = [model for model in account.models if model.readiness(world.now) is Readiness.READY]
+                if usable:
+                    self.generation(account, usable[0], PROMPTS[0], None, False)
+
+        def generation(self, account: Account, model: Model, prompt: str, mode: str | None, bare: bool) -> None:
             readiness = model.readiness(world.now)
             fault = account.generate_faults > 0
             allowed = allowed_statuses(readiness, account.wallet.affordable(), fault, strict)
@@ -187,10 +201,10 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             path = model.safetensors_path.split("://", 1)[-1] if bare else None
             reply = self.send(account.key, body_for(model, prompt, mode, path))
             if reply.status not in allowed:
-                raise violation(blame(readiness, fault, reply.status),
-                                f"tenant {account.label}, model {model.tune_id} ({readiness.value}, balance "
-                                f"{self.balance_text(account)}, generate fault armed: {fault}): expected "
-                                f"{either(allowed)}, got {answer(reply)}")
+                fail(blame(readiness, fault, reply.status),
+                     f"tenant {account.label}, model {model.tune_id} ({readiness.value}, balance "
+                     f"{self.balance_text(account)}, generate fault armed: {fault}): expected "
+                     f"{either(allowed)}, got {answer(reply)}")
             if reply.status == 200:
                 model.answered = True
                 account.wallet.generated()
@@ -316,25 +330,25 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
 
         def expect(self, reply: Reply, status: int, check: str, what: str) -> None:
             if reply.status != status:
-                raise violation(check, f"{what}: expected {status}, got {answer(reply)}")
+                fail(check, f"{what}: expected {status}, got {answer(reply)}")
 
         def create(self, account: Account, title: str, trigger: str) -> None:
             tune = {"title": title, "name": trigger,
                     "image_urls": [f"https://example.com/contract/{index}.jpg" for index in range(1, 6)]}
             reply = self.send(account.key, {"tune": tune})
             if reply.status != 200:
-                raise violation("model_creation", f"tenant {account.label} created a model: expected 200, got "
-                                                  f"{answer(reply)}")
+                fail("model_creation", f"tenant {account.label} created a model: expected 200, got "
+                                       f"{answer(reply)}")
             tune_id, path = reply.field("tune_id"), reply.field("safetensors_path")
             ready_at = parse_time(reply.field("ready_at"))
             if not isinstance(tune_id, str) or not isinstance(path, str) or ready_at is None:
-                raise violation("model_creation", f"the answer names no usable model: {reply.text[:300]}")
+                fail("model_creation", f"the answer names no usable model: {reply.text[:300]}")
             if tune_id in self.known_ids():
-                raise violation("model_ids_unique", f"tenant {account.label} got model id {tune_id} again")
+                fail("model_ids_unique", f"tenant {account.label} got model id {tune_id} again")
             if reply.field("status") != "training" or reply.field("name") != trigger:
-                raise violation("model_creation", f"expected a {trigger!r} model in training: {reply.text[:300]}")
+                fail("model_creation", f"expected a {trigger!r} model in training: {reply.text[:300]}")
             if world.now is not None and ready_at < world.now:
-                raise violation("model_creation", f"ready_at {ready_at} is before the clock's {world.now}")
+                fail("model_creation", f"ready_at {ready_at} is before the clock's {world.now}")
             fails = account.train_faults > 0
             account.train_faults -= fails
             account.models.append(Model(tune_id, path, trigger, ready_at, fails))
@@ -362,7 +376,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             if world.price is None and account.wallet.price is not None:
                 world.price = account.wallet.price  # learnt: later sequences start knowing it
             if discrepancy is not None:
-                raise violation(discrepancy.check, f"tenant {account.label}, {source}: {discrepancy.explanation}")
+                fail(discrepancy.check, f"tenant {account.label}, {source}: {discrepancy.explanation}")
 
         def audit(self, *accounts: Account) -> None:
             """With an admin token: the ledger's balance of each account must be the model's."""

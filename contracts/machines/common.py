@@ -1,0 +1,133 @@
+"""What every API's state machine shares: how a broken property is raised, how the machine is run with
+Hypothesis (deterministic, no example database), how its failures become findings, and the virtual clock."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NoReturn
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition
+from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
+
+from contracts.client import Reply
+from contracts.report import Finding
+from contracts.session import Session
+from contracts.target import AdminClient
+
+LAYER = "stateful"
+
+
+class Violation(AssertionError):
+    """A broken property, with the requests of the sequence that broke it (curl lines)."""
+
+    def __init__(self, check: str, message: str, requests: str = "", operation: str | None = None) -> None:
+        super().__init__(f"{check}: {message}")
+        self.check = check
+        self.message = message
+        self.requests = requests
+        self.operation = operation
+
+
+@dataclass
+class Tally:
+    """What the report says of a machine's run: how many sequences, the statuses of the API's answers, and the
+    violations raised (reported as raised when a replay of the sequence does not go the same way)."""
+
+    sequences: int = 0
+    answers: Counter[int] = field(default_factory=Counter)
+    violations: list[Violation] = field(default_factory=list)
+
+    def fail(self, check: str, message: str, requests: str, operation: str | None = None) -> NoReturn:
+        """Raise the violation of `check`. Each check has an exception type of its own, raised from this one
+        line, so Hypothesis tells broken properties apart by what they are rather than by where the machine
+        noticed them (a replay that notices the same property a step earlier is the same failure)."""
+        raised = _kind(check)(check, message, requests, operation)
+        self.violations.append(raised)
+        raise raised
+
+
+_KINDS: dict[str, type[Violation]] = {}
+
+
+def _kind(check: str) -> type[Violation]:
+    return _KINDS.setdefault(check, type(f"Violation_{check}", (Violation,), {}))
+
+
+def parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def freeze_clock(admin: AdminClient) -> tuple[datetime | None, Callable[[], None]]:
+    """Make the server's clock virtual, frozen where it is (no jump in time); return its time and how to
+    restore it (back to real time if it was real)."""
+    clock = admin.clock()
+    was_real = clock["mode"] != "virtual"
+    if was_real:
+        clock = admin.set_clock(mode="virtual", now=clock["now"])
+    return parse_time(clock["now"]), (lambda: admin.set_clock(mode="real")) if was_real else (lambda: None)
+
+
+def explore(session: Session, machine: type[RuleBasedStateMachine], tally: Tally, operation: str,
+            max_examples: int, steps: int, shrink: bool) -> None:
+    """Run `max_examples` sequences of up to `steps` rules; each distinct broken property becomes a finding
+    (on `operation` unless the violation names its own) with its (shrunk, unless `shrink` is off) sequence
+    and the requests it sent."""
+    report = session.report
+    options = settings(max_examples=max_examples, stateful_step_count=steps, deadline=None, database=None,
+                       derandomize=True, report_multiple_bugs=True, print_blob=False,
+                       phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
+                       suppress_health_check=list(HealthCheck))
+    try:
+        run_state_machine_as_test(machine, settings=options)
+    except Exception as error:  # noqa: BLE001 - every failure of the machine is a finding
+        flaky = isinstance(error, FlakyFailure | FlakyStrategyDefinition)
+        failures = list(_leaves(error))
+        if flaky and tally.violations and not any(isinstance(failure, Violation) for failure in failures):
+            failures = tally.violations[:1]  # the replay drew other steps (a server on real time): the first one
+        for failure in failures:
+            report.add(_finding(failure, flaky, session, operation))
+    report.count(LAYER, "sequences", tally.sequences)
+    for status, count in tally.answers.items():
+        report.count(LAYER, str(status), count)
+    answers = ", ".join(f"{status}x{count}" for status, count in sorted(tally.answers.items()))
+    report.note(LAYER, f"{tally.sequences} sequences run (budget {max_examples}, up to {steps} steps each"
+                       f"{'' if shrink else ', no shrinking'}); answers: {answers}")
+
+
+def either(statuses: set[int]) -> str:
+    return " or ".join(str(status) for status in sorted(statuses))
+
+
+def answer(reply: Reply) -> str:
+    return f"{reply.status} {reply.text[:200]}"
+
+
+def _leaves(error: BaseException) -> Iterator[BaseException]:
+    """The failures in `error`: Hypothesis groups distinct bugs (and the runs of a flaky one)."""
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield error
+
+
+def _finding(failure: BaseException, flaky: bool, session: Session, operation: str) -> Finding:
+    steps = [line for note in getattr(failure, "__notes__", ()) for line in str(note).splitlines() if line.strip()]
+    requests = failure.requests if isinstance(failure, Violation) else session.transcript.text()
+    reproduction = "\n".join(["# the sequence (Hypothesis):", *steps, "# the requests it sent:", requests])
+    if isinstance(failure, Violation):
+        check, message = failure.check, failure.message
+        operation = failure.operation or operation
+    else:
+        check, message = "machine_error", f"{type(failure).__name__}: {failure}"
+    if flaky:
+        message += ("\n(replayed, the sequence went another way: the server runs on real time, keeps state from "
+                    "earlier sequences in view, or is not deterministic)")
+    return Finding(LAYER, check, operation, message, reproduction)

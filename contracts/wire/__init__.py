@@ -1,0 +1,1 @@
+"""How the suite talks to an API beyond single requests: request bodies, waiting for jobs, walking pages."""
