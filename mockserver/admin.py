@@ -51,6 +51,7 @@ class ProblemErrors:
 
 def tenant_view(context: ApiContext, tenant: Tenant) -> dict[str, Any]:
     engine = context.engine
+    engine.jobs.settle(context.dialect.name)  # refunds of jobs that failed by now are in the balance
     return {"id": tenant.id, "name": tenant.name, "balance": from_amount(engine.ledger.balance(tenant.id)),
             "credentials": engine.tenants.credentials(tenant)}
 
@@ -128,6 +129,7 @@ async def get_ledger(call: Call) -> Response:
     tenant = _tenant(call)
     if tenant is None:
         return _missing_tenant(call)
+    call.context.engine.jobs.settle(call.context.dialect.name)  # entries due by now are in the ledger
     ledger = call.context.engine.ledger
     return json_response(200, {"tenantId": tenant.id, "balance": from_amount(ledger.balance(tenant.id)),
                                "entries": [entry_view(entry) for entry in ledger.entries(tenant.id)]})
@@ -149,6 +151,7 @@ async def set_clock(call: Call) -> Response:
         if clock.mode != "virtual":
             return problem(409, "Conflict", "only a virtual clock can be advanced; set mode to virtual first")
         clock.advance(body["advanceSeconds"])
+    call.context.engine.jobs.settle(call.context.dialect.name)  # what the new time makes due happens now
     return json_response(200, clock_view(call.context))
 
 

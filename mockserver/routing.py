@@ -271,7 +271,7 @@ def _validate_body(operation: Operation, body: Any, violations: list[Violation])
         branch = _likely_branch(operation, body)
         validator, schema = branch.validator, {**branch.schema, "definitions": operation.body_schema["definitions"]}
     for error in validator.iter_errors(body):
-        violations.append(_violation(error, schema))
+        violations.extend(_violations(error, schema))
     if not violations:  # valid against each branch alone, yet not exactly one of them
         violations.append(Violation("body", "", "oneOf", "the body matches more than one request shape"))
     return body
@@ -294,18 +294,20 @@ def _presence(branch: BodyBranch, body: dict[str, Any]) -> float:
     return len(keys & body.keys()) / len(keys) if keys else 0.0
 
 
-def _violation(error: Any, schema: dict[str, Any]) -> Violation:
+def _violations(error: Any, schema: dict[str, Any]) -> list[Violation]:
+    """A JSON Schema error as violations, each naming the field it is about (unknown fields one by one)."""
     path = [str(part) for part in error.instance_path]
     kind = error.kind
+    if kind.name == "additionalProperties":
+        return [Violation("body", ".".join([*path, str(name)]), kind.name, f"unknown field {name}")
+                for name in getattr(kind, "unexpected", None) or [""]]
     message = error.message
     if kind.name == "required":
         path.append(str(kind.property))
     elif kind.name == "oneOf" or kind.name.startswith("oneOf"):
         where = ".".join(path) or "the body"
         message = _one_of_message(schema, error.schema_path) or f"{where} matches none of its shapes"
-    elif kind.name == "additionalProperties":
-        message = f"unknown field(s): {', '.join(map(str, getattr(kind, 'unexpected', []) or []))}"
-    return Violation("body", ".".join(path), kind.name, message, {"value": getattr(kind, "value", None)})
+    return [Violation("body", ".".join(path), kind.name, message, {"value": getattr(kind, "value", None)})]
 
 
 def _one_of_message(schema: dict[str, Any], schema_path: list[Any]) -> str | None:

@@ -167,7 +167,7 @@ def test_another_wallets_job_is_indistinguishable_from_a_missing_one(mock: InPro
         ({**IMAGE, "kind": "video"}, ""),
         ({**IMAGE, "variant": "ultra"}, "variant"),
         ({**IMAGE, "prompt": "   "}, "prompt"),
-        ({**IMAGE, "surprise": 1}, ""),
+        ({**IMAGE, "surprise": 1}, "surprise"),
         ({key: value for key, value in IMAGE.items() if key != "characterId"}, "characterId"),
     ],
 )
@@ -185,3 +185,12 @@ def test_routing_errors(client) -> None:
     assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET"
     malformed = client.post("/v1/generation/jobs", content=b"{", headers={"content-type": "application/json"})
     assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "invalid_request"
+
+
+def test_the_admin_ledger_shows_refunds_as_soon_as_the_clock_makes_them_due(mock: InProcessMock, client) -> None:
+    mock.admin("lovlychat").post("/__genmock/faults", json={"operation": "job"})
+    client.post("/v1/generation/jobs", json=IMAGE)
+    admin = mock.admin("lovlychat")
+    admin.post("/__genmock/clock", json={"advanceSeconds": 1})
+    ledger = admin.get(f"/__genmock/tenants/{mock.demo['lovlychat'].id}/ledger").json()
+    assert ledger["balance"] == 500 and ledger["entries"][-1]["kind"] == "refund"
