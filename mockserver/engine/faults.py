@@ -14,7 +14,6 @@ class Fault:
     operation: str
     tenant_id: str | None  # None: fires for any tenant
     remaining: int
-    status: int | None  # for faults that answer a request: the HTTP status to answer with
     message: str | None
 
 
@@ -24,11 +23,11 @@ class Faults:
         self._none_armed: set[str] = set()  # APIs known to have no armed fault
 
     def arm(self, api: str, operation: str, count: int = 1, tenant_id: str | None = None,
-            status: int | None = None, message: str | None = None) -> Fault:
+            message: str | None = None) -> Fault:
         if count < 1:
             raise ValueError("a fault fires at least once")
         fault = {"api": api, "operation": operation, "tenant_id": tenant_id, "remaining": count,
-                 "status": status, "message": message}
+                 "message": message}
         self._none_armed.discard(api)
         return Fault(seq=self._store.insert_fault(fault), **fault)
 

@@ -47,7 +47,7 @@ CREATE INDEX IF NOT EXISTS assets_newest_first ON assets (tenant_id, created_at,
 CREATE INDEX IF NOT EXISTS assets_by_job ON assets (job_id);
 CREATE TABLE IF NOT EXISTS faults (
     seq INTEGER PRIMARY KEY, api TEXT NOT NULL, operation TEXT NOT NULL,
-    tenant_id TEXT, remaining INTEGER NOT NULL, status INTEGER, message TEXT
+    tenant_id TEXT, remaining INTEGER NOT NULL, message TEXT
 );
 """
 
@@ -284,14 +284,14 @@ class Store:
     # -- faults ----------------------------------------------------------------------------------
     def insert_fault(self, fault: dict[str, Any]) -> int:
         cursor = self._run(
-            "INSERT INTO faults (api, operation, tenant_id, remaining, status, message) VALUES (?, ?, ?, ?, ?, ?)",
-            (fault["api"], fault["operation"], fault.get("tenant_id"), fault["remaining"], fault.get("status"),
-             fault.get("message")),
+            "INSERT INTO faults (api, operation, tenant_id, remaining, message) VALUES (?, ?, ?, ?, ?)",
+            (fault["api"], fault["operation"], fault.get("tenant_id"), fault["remaining"], fault.get("message")),
         )
         return int(cursor.lastrowid or 0)
 
     def faults(self, api: str) -> list[dict[str, Any]]:
-        return self._all("SELECT * FROM faults WHERE api = ? AND remaining > 0 ORDER BY seq", (api,))
+        return self._all("SELECT seq, api, operation, tenant_id, remaining, message FROM faults"
+                         " WHERE api = ? AND remaining > 0 ORDER BY seq", (api,))
 
     def spend_fault(self, seq: int) -> None:
         self._run("UPDATE faults SET remaining = remaining - 1 WHERE seq = ?", (seq,))
