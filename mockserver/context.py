@@ -15,7 +15,7 @@ class ApiContext:
         self.engine = engine
         self.dialect = dialect
         self._config: dict[str, Any] | None = None
-        engine.jobs.set_slots(dialect.name, self.config()["slots"])
+        self._apply_config()
 
     def config(self) -> dict[str, Any]:
         """Prices, durations and slots in force (read once, then cached until changed)."""
@@ -25,14 +25,17 @@ class ApiContext:
 
     def update_config(self, changes: dict[str, Any]) -> None:
         self.engine.set_config(self.dialect.name, changes)
-        self._config = None
-        self.engine.jobs.set_slots(self.dialect.name, self.config()["slots"])
+        self._apply_config()
 
     def config_changed_at(self) -> float:
         return self.engine.config_changed_at(self.dialect.name)
 
     def reset(self) -> None:
         self.engine.reset(self.dialect.name)
+        self._apply_config()
+
+    def _apply_config(self) -> None:
+        """Read the tunables afresh and put the slot count into effect."""
         self._config = None
         self.engine.jobs.set_slots(self.dialect.name, self.config()["slots"])
 

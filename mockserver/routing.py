@@ -304,7 +304,7 @@ def _violations(error: Any, schema: dict[str, Any]) -> list[Violation]:
     message = error.message
     if kind.name == "required":
         path.append(str(kind.property))
-    elif kind.name == "oneOf" or kind.name.startswith("oneOf"):
+    elif kind.name.startswith("oneOf"):
         where = ".".join(path) or "the body"
         message = _one_of_message(schema, error.schema_path) or f"{where} matches none of its shapes"
     return [Violation("body", ".".join(path), kind.name, message, {"value": getattr(kind, "value", None)})]

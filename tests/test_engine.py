@@ -156,3 +156,17 @@ def test_settling_reads_the_queue_only_when_something_is_due(engine: Engine, mon
     assert engine.jobs.get("test", tid, "j1").status == RUNNING
     assert engine.jobs.get("test", tid, "j2").queue_position == 1
     assert reads == ["running", "queued"]  # one look at the slots, one at the head of the queue
+
+
+def test_reset_forgets_what_the_engine_remembered_of_the_api(engine: Engine) -> None:
+    tid = tenant(engine, 1_000)
+    secret = engine.tenants.credentials(engine.tenants.get("test", tid))[0]
+    assert engine.tenants.authenticate("test", secret) is not None and engine.ledger.balance(tid) == 1_000
+    engine.faults.take("test", "job", tid)  # remembered: none armed
+    engine.reset("test")
+    assert engine.tenants.authenticate("test", secret) is None
+    assert engine.ledger.balance(tid) == 0
+    again = engine.tenants.create("test", "again", [secret], balance=5)
+    engine.faults.arm("test", "job")
+    assert engine.tenants.authenticate("test", secret).id == again.id
+    assert engine.faults.take("test", "job", again.id) is not None

@@ -65,10 +65,6 @@ class Engine:
         return VIRTUAL_EPOCH if changed is None else changed
 
     def reset(self, api: str) -> None:
-        self.store.delete_api_state(api)
-        self.tenants.forget(api)
-        self.faults.clear(api)
-        self.ledger.forget()
-        self.jobs.forget()
+        self.store.delete_api_state(api)  # the engine's modules forget what they remembered of it
         self.store.set_setting(f"config:{api}", {})
         self.store.set_setting(f"config-changed:{api}", None)

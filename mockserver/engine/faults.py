@@ -21,6 +21,7 @@ class Faults:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._none_armed: set[str] = set()  # APIs known to have no armed fault
+        store.on_forget(self._none_armed.clear)
 
     def arm(self, api: str, operation: str, count: int = 1, tenant_id: str | None = None,
             message: str | None = None) -> Fault:

@@ -19,7 +19,7 @@ class IdFactory:
         self._store = store
         self.seed = seed
         self._next = self._end = 0  # the reserved block of counters: [next, end)
-        store.on_rollback(self._drop_block)  # a block reserved in a rolled-back transaction was never reserved
+        store.on_forget(self._drop_block)  # a block reserved in a rolled-back transaction was never reserved
 
     def _drop_block(self) -> None:
         self._next = self._end = 0

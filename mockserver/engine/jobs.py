@@ -63,10 +63,9 @@ class Jobs:
         self._free_slots: dict[str, int] = {}
         self._finished: dict[tuple[str, str], Job] = {}  # finished jobs never change again
         self._queued_seqs: dict[str, list[int]] = {}  # per API, the queued jobs' seqs in order (when loaded)
-        store.on_rollback(self.forget)
+        store.on_forget(self._forget)
 
-    def forget(self) -> None:
-        """Re-read everything from the store (after a rollback or a reset)."""
+    def _forget(self) -> None:
         self._next_event.clear()
         self._free_slots.clear()
         self._finished.clear()

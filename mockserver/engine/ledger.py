@@ -47,7 +47,7 @@ class Ledger:
         self._clock = clock
         # the last balance_after per tenant: only this class appends entries, so it is always current
         self._balances: dict[str, int] = {}
-        store.on_rollback(self._balances.clear)
+        store.on_forget(self._balances.clear)
 
     def balance(self, tenant_id: str) -> int:
         balance = self._balances.get(tenant_id)
@@ -55,10 +55,6 @@ class Ledger:
             last = self._store.last_ledger_entry(tenant_id)
             balance = self._balances[tenant_id] = last["balance_after"] if last else 0
         return balance
-
-    def forget(self) -> None:
-        """Re-read balances from the store (after entries were deleted)."""
-        self._balances.clear()
 
     def top_up(self, tenant_id: str, amount: int, reference: str = "top-up") -> Entry:
         if amount <= 0:

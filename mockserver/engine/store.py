@@ -74,7 +74,7 @@ class Store:
         self._db.executescript(SCHEMA)
         self._depth = 0
         self._open = False  # whether the long transaction holding uncommitted savepoints is open
-        self._rollback_listeners: list[Callable[[], None]] = []
+        self._forget_listeners: list[Callable[[], None]] = []
         self._transaction = _Transaction(self)
         self._closed = threading.Event()
         self._committer = threading.Thread(target=self._commit_every, args=(commit_interval,), daemon=True,
@@ -82,9 +82,14 @@ class Store:
         if path != ":memory:":  # nothing to write to disk otherwise
             self._committer.start()
 
-    def on_rollback(self, listener: Callable[[], None]) -> None:
-        """Call `listener` after every rollback: what was remembered from inside it may be untrue."""
-        self._rollback_listeners.append(listener)
+    def on_forget(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever what the engine remembers of the store may have become untrue: after a
+        rollback (it may have remembered writes that were undone) and after state is deleted."""
+        self._forget_listeners.append(listener)
+
+    def _forget(self) -> None:
+        for listener in self._forget_listeners:
+            listener()
 
     def close(self) -> None:
         self._closed.set()
@@ -125,8 +130,7 @@ class Store:
                 if failed:
                     self._db.execute("ROLLBACK TO request")
                     self._db.execute("RELEASE request")
-                    for listener in self._rollback_listeners:
-                        listener()
+                    self._forget()
                 else:
                     self._db.execute("RELEASE request")
         finally:
@@ -308,6 +312,7 @@ class Store:
             for table in ("credentials", "jobs", "assets", "faults"):
                 self._run(f"DELETE FROM {table} WHERE api = ?", (api,))
             self._run("DELETE FROM tenants WHERE api = ?", (api,))
+        self._forget()
 
 
 class _Transaction:

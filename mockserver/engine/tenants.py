@@ -30,7 +30,8 @@ class Tenants:
         self._clock = clock
         self._ids = ids
         self._ledger = ledger
-        self._by_credential: dict[tuple[str, str], Tenant] = {}  # hits only; tenants change only on reset
+        self._by_credential: dict[tuple[str, str], Tenant] = {}  # hits only
+        store.on_forget(self._by_credential.clear)
 
     def create(self, api: str, name: str, secrets: list[str], balance: int = 0,
                attributes: dict[str, Any] | None = None) -> Tenant:
@@ -57,10 +58,6 @@ class Tenants:
             if tenant is not None:
                 self._by_credential[(api, secret)] = tenant
         return tenant
-
-    def forget(self, api: str) -> None:
-        """Drop what is remembered of the API's credentials (its tenants were deleted)."""
-        self._by_credential = {key: tenant for key, tenant in self._by_credential.items() if key[0] != api}
 
     def get(self, api: str, tenant_id: str) -> Tenant | None:
         """The tenant, if it exists and belongs to `api`."""
