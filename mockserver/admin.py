@@ -45,6 +45,9 @@ class ProblemErrors:
         return problem(400, "Bad Request", "; ".join(f"{v.field or v.location}: {v.message}" for v in violations),
                        violations=[{"field": v.field, "in": v.location, "message": v.message} for v in violations])
 
+    def limit_exceeded(self, request: Request, status: int, message: str) -> Response:
+        return problem(status, "Payload Too Large" if status == 413 else "Request Timeout", message)
+
     def internal(self, request: Request) -> Response:
         return problem(500, "Internal Server Error", "the admin operation failed; see the server log")
 

@@ -1,12 +1,17 @@
-"""Serve one compiled spec: match the route, check credentials, parse and validate, call the handler.
+"""Serve one compiled spec: match the route, check credentials, read the body within limits, parse and
+validate it, call the handler in one transaction, and answer once that transaction is committed.
 
 Every refusal is rendered by the dialect's `ErrorFormat`, so each API answers in its own error shape.
+Handlers must not await inside their transaction (the request's): one that has to wait (for a job, a stream)
+returns a response that waits as it is sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from mockserver.engine.store import Store
 from mockserver.spec import (
     BodyBranch,
     CompiledSpec,
@@ -30,6 +36,11 @@ from mockserver.spec import (
 
 log = logging.getLogger("genmock")
 
+BODY_TIMEOUT = 30.0  # seconds for a whole request body to arrive (then 408)
+MAX_DEPTH = 64  # JSON nesting (no request schema comes close)
+# a JSON escape or a (CESU-8) encoding of a UTF-16 surrogate: only then can a lone one be in the text
+_SURROGATE = re.compile(rb"\\u[dD][89abcdefABCDEF]|\xed[\xa0-\xbf]")
+
 
 class ErrorFormat(Protocol):
     """How one API words each refusal that happens before (or around) its handlers."""
@@ -39,6 +50,7 @@ class ErrorFormat(Protocol):
     def malformed_json(self, request: Request) -> Response: ...
     def unauthorized(self, request: Request) -> Response: ...
     def invalid(self, request: Request, violations: list[Violation]) -> Response: ...
+    def limit_exceeded(self, request: Request, status: int, message: str) -> Response: ...  # 408, 413
     def internal(self, request: Request) -> Response: ...
 
 
@@ -54,20 +66,24 @@ class Call:
     body: Any
     context: Any  # the dialect's per-app context (engine, settings)
     headers: dict[str, str] = field(default_factory=dict)
+    keeps_writes: bool = False  # commit what the handler wrote even if it answers an error
+
+    def keep_writes(self) -> None:
+        """Commit this call's writes although it answers an error: an armed fault that fired is spent."""
+        self.keeps_writes = True
 
     @cached_property
     def base_url(self) -> str:
-        """The origin the client called, e.g. http://127.0.0.1:8102 (asset URLs are built on it)."""
-        return base_url(self.request.scope)
+        """The origin asset URLs are built on: the configured public URL, else the address served (never the
+        Host header, which any client can set)."""
+        return getattr(self.context, "public_url", None) or served_url(self.request.scope)
 
 
-def base_url(scope: Scope) -> str:
-    """Like Starlette's `request.base_url`, without building URL objects on the hot path."""
-    host = next((value.decode("latin-1") for key, value in scope["headers"] if key == b"host"), None)
-    if host is None:
-        server = scope.get("server") or ("127.0.0.1", 80)
-        host = f"{server[0]}:{server[1]}"
-    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
+def served_url(scope: Scope) -> str:
+    """The address the request came in on, e.g. http://127.0.0.1:8102."""
+    host, port = scope.get("server") or ("127.0.0.1", None)
+    host = f"[{host}]" if ":" in host else host
+    return f"{scope.get('scheme', 'http')}://{host}{'' if port is None else f':{port}'}{scope.get('root_path', '')}"
 
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -90,7 +106,8 @@ class SpecRouter:
     """An ASGI app serving the operations of one spec with the given handlers."""
 
     def __init__(self, spec: CompiledSpec, handlers: dict[str, Handler], errors: ErrorFormat,
-                 authenticate: Authenticator, context: Any) -> None:
+                 authenticate: Authenticator, context: Any, store: Store) -> None:
+        self.store = store
         self.errors = errors
         self.authenticate = authenticate
         self.context = context
@@ -126,6 +143,9 @@ class SpecRouter:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         response = await self.dispatch(request)
+        # nothing leaves before what it acknowledges, or could have seen, is committed (a no-op when nothing
+        # is pending; else the group commit of every request of this turn of the event loop)
+        await self.store.durable()
         await response(scope, receive, send)
 
     async def dispatch(self, request: Request) -> Response:
@@ -138,15 +158,19 @@ class SpecRouter:
         if entry is None:
             return self.errors.method_not_allowed(request, sorted(route.operations))
         operation, handler = entry
-        try:
-            body = await _read_json(request)
-        except ValueError:
-            return self.errors.malformed_json(request)
         principal = None
-        if operation.security:
+        if operation.security:  # before the body is read: a stranger's body is not worth reading
             principal = self.authenticate(_credential(request, operation.security) or "")
             if principal is None:
                 return self.errors.unauthorized(request)
+        try:
+            body = parse_json(await read_body(request, operation.max_body_bytes))
+        except BodyRefused as refusal:
+            response = self.errors.limit_exceeded(request, refusal.status, refusal.message)
+            response.headers["connection"] = "close"  # the rest of the body is not read
+            return response
+        except ValueError:
+            return self.errors.malformed_json(request)
         violations: list[Violation] = []
         path_values = _parameters(operation.parameters, "path", {
             parameter.name: raw_path.get(group_name(parameter.name)) for parameter in operation.parameters
@@ -158,25 +182,117 @@ class SpecRouter:
         if violations:
             return self.errors.invalid(request, violations)
         call = Call(request, operation, principal, path_values, query_values, body, self.context, header_values)
+        return await self._handle(call, handler)
+
+    async def _handle(self, call: Call, handler: Handler) -> Response:
+        """Run the handler in one transaction: an answer of 400 or above, or anything raised, undoes every
+        write it made (unless the handler says otherwise: an armed fault that fired stays spent)."""
         try:
-            return await handler(call)
+            with self.store.transaction():
+                response = await handler(call)
+                if response.status_code >= 400 and not call.keeps_writes:
+                    raise _Undo(response)
+        except _Undo as undo:
+            return undo.response
         except Exception:
-            log.exception("handler %s failed", operation.operation_id)
-            return self.errors.internal(request)
+            log.exception("handler %s failed", call.operation.operation_id)
+            return self.errors.internal(call.request)
+        return response
 
 
-async def _read_json(request: Request) -> Any:
-    """The parsed JSON body, or None when there is none. ValueError when it is not JSON."""
-    raw = b""
-    while True:
-        message = await request.receive()
-        raw += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+class _Undo(Exception):
+    """Carries a refusal out of the request's transaction, which rolls it back."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+class BodyRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def read_body(request: Request, limit: int, timeout: float = BODY_TIMEOUT) -> bytes:
+    """The whole body, read in linear time; BodyRefused (413) past `limit` bytes, (408) past `timeout` s."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyRefused(413, f"the body is larger than this operation's limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await request.receive()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise BodyRefused(413, f"the body is larger than this operation's limit of {limit} bytes")
+                chunks.append(chunk)
+                if not message.get("more_body"):
+                    break
+    except TimeoutError:
+        raise BodyRefused(408, f"the body did not arrive within {timeout:g} seconds") from None
+    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     request._body = raw  # what Starlette's request.body() returns from now on
+    return raw
+
+
+def parse_json(raw: bytes) -> Any:
+    """The parsed JSON body, or None when there is none. ValueError when it is not JSON this API can take:
+    malformed, not UTF-8, NaN or infinite numbers, nested deeper than MAX_DEPTH, or a lone surrogate (which no
+    UTF-8 text, and so no stored string, can hold) in any string or field name."""
     if not raw.strip():
         return None
-    return json.loads(raw)
+    try:
+        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth_exceeds(value, MAX_DEPTH):
+        raise ValueError("nested too deeply")
+    if _SURROGATE.search(raw) and _has_lone_surrogate(value):
+        raise ValueError("a lone surrogate")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def _credential(request: Request, alternatives: tuple[tuple[SecurityScheme, ...], ...]) -> str | None:
@@ -224,7 +340,8 @@ def _parameters(parameters: tuple[Parameter, ...], location: str, raw: Any,
         errors = list(parameter.validator.iter_errors(typed))
         if errors:
             violations.append(Violation(location, parameter.name, errors[0].kind.name,
-                                        f"{parameter.name}: {errors[0].message}", parameter.schema))
+                                        f"{parameter.name}: {_quote_short(errors[0].message, typed)}",
+                                        parameter.schema))
         else:
             values[parameter.name] = typed
     return values
@@ -307,7 +424,21 @@ def _violations(error: Any, schema: dict[str, Any]) -> list[Violation]:
     elif kind.name.startswith("oneOf"):
         where = ".".join(path) or "the body"
         message = _one_of_message(schema, error.schema_path) or f"{where} matches none of its shapes"
-    return [Violation("body", ".".join(path), kind.name, message, {"value": getattr(kind, "value", None)})]
+    return [Violation("body", ".".join(path), kind.name, _quote_short(message, error.instance),
+                      {"value": getattr(kind, "value", None)})]
+
+
+QUOTE_LIMIT = 64  # characters of an offending value an error message repeats
+
+
+def _quote_short(message: str, value: Any) -> str:
+    """The message with the offending value cut to a short prefix (a 50 MB prompt is not sent back)."""
+    if len(message) <= 2 * QUOTE_LIMIT:
+        return message
+    quoted = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if len(quoted) <= QUOTE_LIMIT or quoted not in message:
+        return message[:2 * QUOTE_LIMIT] + "…"
+    return message.replace(quoted, quoted[:QUOTE_LIMIT] + "…" + (quoted[-1] if quoted[-1] in "\"]}" else ""))
 
 
 def _one_of_message(schema: dict[str, Any], schema_path: list[Any]) -> str | None:

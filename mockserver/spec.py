@@ -6,6 +6,7 @@ here, so a behaviour change starts in the spec.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -19,6 +20,13 @@ SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # OpenAPI keywords that JSON Schema (draft 4) does not know; they never constrain a request
 _ANNOTATIONS = {"example", "examples", "discriminator", "readOnly", "writeOnly", "xml", "externalDocs", "deprecated"}
+
+
+# Body limits: twice the largest body the request schema admits (every string at its maxLength, each
+# character escaped), at least MIN_BODY_LIMIT (room for whitespace and ignored fields); DEFAULT_BODY_LIMIT
+# where the schema bounds nothing; an operation can state its own as `x-genmock-max-body-bytes` (uploads).
+MIN_BODY_LIMIT = 16 * 1024
+DEFAULT_BODY_LIMIT = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class Operation:
     body_defaults: dict[str, Any]
     security: tuple[tuple[SecurityScheme, ...], ...]  # alternatives; () = no credentials needed
     responses: dict[str, Any]
+    max_body_bytes: int = MIN_BODY_LIMIT  # a longer body is refused (413) before it is read
 
     @cached_property
     def has_query(self) -> bool:
@@ -190,7 +199,51 @@ def _operation(document: dict[str, Any], definitions: dict[str, Any], schemes: d
         body_branches=branches, body_defaults=body_defaults,
         security=tuple(tuple(schemes[name] for name in requirement) for requirement in requirements),
         responses=raw.get("responses", {}),
+        max_body_bytes=raw.get("x-genmock-max-body-bytes") or body_limit(document, body_schema),
     )
+
+
+def body_limit(document: dict[str, Any], schema: Any) -> int:
+    """The body limit of an operation whose JSON body has `schema` (None: no body)."""
+    if schema is None:
+        return MIN_BODY_LIMIT
+    largest = largest_json(document, schema)
+    return DEFAULT_BODY_LIMIT if largest is None else max(MIN_BODY_LIMIT, 2 * largest)
+
+
+def largest_json(document: dict[str, Any], schema: Any, seen: frozenset[str] = frozenset()) -> int | None:
+    """An upper bound of the bytes of a JSON value valid against `schema`; None when it has none."""
+    if isinstance(schema, dict) and "$ref" in schema:
+        if schema["$ref"] in seen:
+            return None  # recursive
+        return largest_json(document, resolve(document, schema), seen | {schema["$ref"]})
+    if not isinstance(schema, dict):
+        return None
+    for combinator in ("oneOf", "anyOf"):
+        if combinator in schema:
+            sizes = [largest_json(document, branch, seen) for branch in schema[combinator]]
+            return None if None in sizes else max(sizes)  # type: ignore[type-var]
+    if "enum" in schema:
+        return max(len(json.dumps(value)) for value in schema["enum"])
+    kind = schema.get("type")
+    if kind == "string":
+        # \uXXXX per character at worst; formats without maxLength (uri, date-time) are still unbounded
+        return 6 * schema["maxLength"] + 2 if "maxLength" in schema else None
+    if kind in ("integer", "number", "boolean", "null"):
+        return 32
+    if kind == "array":
+        item = largest_json(document, schema.get("items", {}), seen)
+        return None if item is None or "maxItems" not in schema else schema["maxItems"] * (item + 1) + 2
+    properties = schema.get("properties")
+    if kind == "object" or properties:
+        total = 2
+        for name, sub in (properties or {}).items():
+            size = largest_json(document, sub, seen)
+            if size is None:
+                return None
+            total += 6 * len(name) + 4 + size
+        return total
+    return None
 
 
 def _branches(document: dict[str, Any], definitions: dict[str, Any], schema: dict[str, Any]) -> tuple[BodyBranch, ...]:

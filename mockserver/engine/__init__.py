@@ -31,9 +31,11 @@ class Engine:
     faults: Faults
 
     @classmethod
-    def open(cls, database: str = ":memory:", seed: int | None = None, clock: Clock | None = None) -> Engine:
-        """State in `database` (a SQLite file, or ":memory:"); ids reproducible when `seed` is given."""
-        store = Store(database)
+    def open(cls, database: str = ":memory:", seed: int | None = None, clock: Clock | None = None,
+             fresh: bool = False) -> Engine:
+        """State in `database` (a SQLite file, or ":memory:"; `fresh`: emptied first); ids reproducible when
+        `seed` is given. Raises DatabaseInUse while another process has the file open."""
+        store = Store(database, fresh=fresh)
         if seed is None:
             seed = store.get_setting("seed")
             if seed is None:

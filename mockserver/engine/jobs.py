@@ -63,6 +63,7 @@ class Jobs:
         self._free_slots: dict[str, int] = {}
         self._finished: dict[tuple[str, str], Job] = {}  # finished jobs never change again
         self._queued_seqs: dict[str, list[int]] = {}  # per API, the queued jobs' seqs in order (when loaded)
+        self._latest_now: dict[str, float] = {}  # per API, the clock's time at the last settle
         store.on_forget(self._forget)
 
     def _forget(self) -> None:
@@ -119,6 +120,9 @@ class Jobs:
     def settle(self, api: str) -> list[Job]:
         """Apply every start, completion and failure due by now; return the jobs that changed."""
         now = self._clock.now()
+        if now < self._latest_now.get(api, float("-inf")) or api not in self._latest_now:
+            self._follow_clock_back(api, now)
+        self._latest_now[api] = now
         if now < self._next_event.get(api, float("-inf")):
             return []
         running = [Job(**row) for row in self._store.jobs_in_status(api, RUNNING)]
@@ -144,6 +148,16 @@ class Jobs:
         self._next_event[api] = min(busy_until, default=float("inf"))
         self._free_slots[api] = len(free_at) - len(busy_until)
         return changed
+
+    def _follow_clock_back(self, api: str, now: float) -> None:
+        """When the clock was set back (or state was written under a clock that was ahead), move the waiting
+        and running jobs back with it, so the queue keeps moving and progress keeps its value; finished jobs
+        keep their times."""
+        ahead = max(self._latest_now.get(api, float("-inf")), self._store.latest_active_time(api) or now) - now
+        if ahead > 0:
+            with self._store.transaction():
+                self._store.shift_active_jobs(api, -ahead)
+            self._next_event.pop(api, None)
 
     def finish_estimate(self, api: str, job_id: str) -> float | None:
         """When an active job will finish if no slot count changes: the queue played forward."""
@@ -199,7 +213,8 @@ class Jobs:
     def _with_queue_view(self, job: Job) -> Job:
         if job.status == RUNNING:
             elapsed = self._clock.now() - job.started_at  # type: ignore[operator]
-            return replace(job, queue_position=0, progress=min(1.0, elapsed / job.duration) if job.duration else 1.0)
+            progress = max(0.0, min(1.0, elapsed / job.duration)) if job.duration else 1.0
+            return replace(job, queue_position=0, progress=progress)
         if job.status == QUEUED:
             return replace(job, queue_position=self._queue_position(job))
         return replace(job, progress=1.0 if job.status == COMPLETED else job.progress)

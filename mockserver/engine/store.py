@@ -6,11 +6,15 @@ database can replace this class without touching the engine or the dialects.
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,35 +56,50 @@ CREATE TABLE IF NOT EXISTS faults (
 """
 
 
-class Store:
-    """SQLite-backed state. Safe to share between threads; one writer at a time.
+class DatabaseInUse(Exception):
+    """Another process serves this database file: one file, one server."""
 
-    Group commit: each `transaction()` is a savepoint inside one long SQLite transaction that is committed
-    at most `commit_interval` seconds later (and on close), so a burst of requests shares one write to disk.
-    A transaction that fails rolls back to its savepoint alone. Only this process reads the database, so
-    it always sees its own writes; a crash of the process loses at most the last interval.
+    def __init__(self, path: str, holder: str) -> None:
+        super().__init__(f"{path} is in use by another genmock process (pid {holder or 'unknown'}); stop it, "
+                         "or give this one another --db")
+        self.path = path
+        self.holder = holder
+
+
+class Store:
+    """SQLite-backed state. Safe to share between threads; one writer at a time; one process per file.
+
+    Transactions nest: each `transaction()` is a savepoint, so a block that raises leaves no trace even inside
+    another. Completed outermost transactions are not committed one by one: they pile up in one long SQLite
+    transaction until something waits for them (`durable()`, awaited before a request is answered) or the
+    store is closed, and one COMMIT then writes them all. So a burst of requests shares one write, and no
+    answer leaves before what it acknowledges is on disk: a killed process loses nothing a client was told.
+    (Commits are not fsynced: only a crash of the OS could lose the latest ones.)
     """
 
-    def __init__(self, path: str = ":memory:", commit_interval: float = 0.05) -> None:
+    def __init__(self, path: str = ":memory:", fresh: bool = False) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._lock_file = _claim(path) if path != ":memory:" else None  # before --fresh deletes anything
+        if fresh and path != ":memory:":
+            for suffix in ("", "-wal", "-shm"):
+                Path(path + suffix).unlink(missing_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         if path != ":memory:":
-            # WAL without fsync: every commit survives a restart of the process (only an OS crash could lose
+            # WAL without fsync: every commit survives the death of the process (only an OS crash could lose
             # the latest ones), and no checkpoint fsync stalls the event loop.
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=OFF")
         self._db.executescript(SCHEMA)
         self._depth = 0
-        self._open = False  # whether the long transaction holding uncommitted savepoints is open
+        self._owner: object = None  # the asyncio task (or thread) inside the outermost transaction
+        self._changes_at: list[int] = []  # per open savepoint: total_changes when it began
+        self._open = False  # whether the long transaction holding completed transactions is open
         self._forget_listeners: list[Callable[[], None]] = []
         self._transaction = _Transaction(self)
-        self._closed = threading.Event()
-        self._committer = threading.Thread(target=self._commit_every, args=(commit_interval,), daemon=True,
-                                           name="genmock-store-commit")
-        if path != ":memory:":  # nothing to write to disk otherwise
-            self._committer.start()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._commit_scheduled = False
 
     def on_forget(self, listener: Callable[[], None]) -> None:
         """Call `listener` whenever what the engine remembers of the store may have become untrue: after a
@@ -92,47 +111,86 @@ class Store:
             listener()
 
     def close(self) -> None:
-        self._closed.set()
-        if self._committer.is_alive():
-            self._committer.join()
         with self._lock:
             self.commit()
             self._db.close()
+            if self._lock_file is not None:
+                self._lock_file.close()  # releases the claim on the file
+
+    @property
+    def pending(self) -> bool:
+        """Whether completed transactions are waiting to be committed."""
+        return self._open and self.path != ":memory:"
 
     def commit(self) -> None:
-        """Write what completed transactions changed (called every interval, and on close)."""
+        """Write what completed transactions changed (a no-op while a transaction is under way)."""
         with self._lock:
             if self._open and self._depth == 0:
                 self._db.execute("COMMIT")
                 self._open = False
 
-    def _commit_every(self, interval: float) -> None:
-        while not self._closed.wait(interval):
+    async def durable(self) -> None:
+        """Return once everything completed so far is committed: the group commit that contains it.
+
+        Every caller that arrives before the commit runs (in practice: every request the event loop handled
+        in the same turn) shares it."""
+        if not self.pending:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            self._waiters.append((loop, waiter))
+            if not self._commit_scheduled:
+                self._commit_scheduled = True
+                loop.call_soon(self._group_commit)
+        await waiter
+
+    def _group_commit(self) -> None:
+        with self._lock:
+            self._commit_scheduled = False
+            waiters, self._waiters = self._waiters, []
             self.commit()
+        running = asyncio.get_running_loop()
+        for loop, waiter in waiters:
+            if loop is running:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                loop.call_soon_threadsafe(_settle_waiter, waiter)
 
     def transaction(self) -> _Transaction:
-        """All-or-nothing: writes inside commit together or not at all. Nests (inner blocks join)."""
+        """All-or-nothing: writes inside commit together or not at all. Nests: an inner block that raises
+        undoes only its own writes."""
         return self._transaction
 
     def _begin(self) -> None:
         self._lock.acquire()
-        self._depth += 1
-        if self._depth == 1:
+        owner = _current_owner()
+        if self._depth == 0:
+            self._owner = owner
             if not self._open:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._open = True
-            self._db.execute("SAVEPOINT request")
+        elif owner is not self._owner:
+            # the lock is re-entrant per thread: a second asyncio task of the same thread would silently
+            # join a transaction another task left open across an `await`
+            self._lock.release()
+            raise RuntimeError("a transaction was left open across an await")
+        self._depth += 1
+        self._changes_at.append(self._db.total_changes)
+        self._db.execute(f"SAVEPOINT s{self._depth}")
 
     def _end(self, failed: bool) -> None:
         try:
+            changed = self._db.total_changes != self._changes_at.pop()
+            if failed and changed:
+                self._db.execute(f"ROLLBACK TO s{self._depth}")
+            self._db.execute(f"RELEASE s{self._depth}")
             self._depth -= 1
             if self._depth == 0:
-                if failed:
-                    self._db.execute("ROLLBACK TO request")
-                    self._db.execute("RELEASE request")
-                    self._forget()
-                else:
-                    self._db.execute("RELEASE request")
+                self._owner = None
+            if failed and changed:
+                self._forget()
         finally:
             self._lock.release()
 
@@ -238,6 +296,17 @@ class Store:
         )
         return [_decode(row, "params") for row in rows]
 
+    def latest_active_time(self, api: str) -> float | None:
+        """The latest start or creation time of a queued or running job."""
+        row = self._one("SELECT MAX(COALESCE(started_at, created_at)) AS latest FROM jobs"
+                        " WHERE api = ? AND status IN ('queued', 'running')", (api,))
+        return row["latest"] if row else None
+
+    def shift_active_jobs(self, api: str, seconds: float) -> None:
+        """Move the creation and start times of the queued and running jobs by `seconds`."""
+        self._run("UPDATE jobs SET created_at = created_at + ?, started_at = started_at + ?"
+                  " WHERE api = ? AND status IN ('queued', 'running')", (seconds, seconds, api))
+
     def queued_seqs(self, api: str) -> list[int]:
         rows = self._all("SELECT seq FROM jobs WHERE api = ? AND status = 'queued' ORDER BY seq", (api,))
         return [row["seq"] for row in rows]
@@ -326,6 +395,37 @@ class _Transaction:
 
     def __exit__(self, kind: object, error: object, traceback: object) -> None:
         self._store._end(failed=kind is not None)
+
+
+def _current_owner() -> object:
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no event loop in this thread
+        task = None
+    return task or threading.current_thread()
+
+
+def _settle_waiter(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _claim(path: str) -> IO[str]:
+    """Hold an exclusive lock on `<path>.lock` for as long as the returned file is open, and write our pid in
+    it; raise DatabaseInUse, naming the holder's pid, when another process holds it."""
+    handle = open(path + ".lock", "a+", encoding="ascii")  # noqa: SIM115 - held open: it is the lock
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip()
+        handle.close()
+        raise DatabaseInUse(path, holder) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def _decode(row: dict[str, Any] | None, column: str) -> Any:

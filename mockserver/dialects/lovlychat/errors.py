@@ -51,5 +51,8 @@ class LovlyChatErrors:
         return error(400, "invalid_request", details[0]["message"] if len(details) == 1 else
                      f"{len(details)} problems with the request.", details)
 
+    def limit_exceeded(self, request: Request, status: int, message: str) -> Response:
+        return error(status, "payload_too_large" if status == 413 else "request_timeout", message)
+
     def internal(self, request: Request) -> Response:
         return error(500, "internal_error", "Something went wrong on our side.")

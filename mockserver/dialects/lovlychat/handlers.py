@@ -57,13 +57,12 @@ async def create_generation_job(call: Call) -> Response:
         output.update(seconds=VIDEO_FRAMES / VIDEO_FPS, fps=VIDEO_FPS)
     params = {**body, "outputs": [output]}
     price = price_of(call, kind, variant)
+    if engine.faults.take(API, "job", tenant.id):  # (a 402 below undoes this, as every write of a refusal)
+        fail_with = fail_with or "generation_failed"
     try:
-        with engine.store.transaction():  # a 402 must not consume an armed fault either
-            if engine.faults.take(API, "job", tenant.id):
-                fail_with = fail_with or "generation_failed"
-            job = engine.jobs.submit(API, tenant.id, "job_" + engine.ids.token(24), kind, params,
-                                     duration=call.context.config()["durations"][f"{kind}.{variant}"],
-                                     cost=price * UNIT, fail_with=fail_with)
+        job = engine.jobs.submit(API, tenant.id, "job_" + engine.ids.token(24), kind, params,
+                                 duration=call.context.config()["durations"][f"{kind}.{variant}"],
+                                 cost=price * UNIT, fail_with=fail_with)
     except InsufficientFunds as refusal:
         return payment_required(price, coins(refusal.balance))
     return json_response(202, {**job_view(call, job), "wallet": coins(engine.ledger.balance(tenant.id))})

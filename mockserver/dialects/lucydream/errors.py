@@ -53,5 +53,8 @@ class LucyDreamErrors:
     def invalid(self, request: Request, violations: list[Violation]) -> Response:
         return error(400, describe(violations[0]))
 
+    def limit_exceeded(self, request: Request, status: int, message: str) -> Response:
+        return error(status, message[:1].upper() + message[1:] + ".")
+
     def internal(self, request: Request) -> Response:
         return error(500, "Failed to generate image")

@@ -32,13 +32,16 @@ def create_model(call: Call) -> Response:
     tune_id = str(engine.ids.sequence("tune", 20001))
     safetensors_path = f"{BUCKET_URL}/{tune_id}.safetensors"
     fault = engine.faults.take(API, TRAIN, tenant.id)
-    job = engine.jobs.submit(
-        API, tenant.id, tune_id, TRAIN,
-        {"title": tune["title"], "name": tune["name"], "image_urls": tune["image_urls"],
-         "safetensors_path": safetensors_path},
-        duration=config["durations"]["train"], cost=to_amount(config["prices"]["train"]),
-        fail_with=fault.message or "training failed" if fault else None,
-    )
+    try:
+        job = engine.jobs.submit(
+            API, tenant.id, tune_id, TRAIN,
+            {"title": tune["title"], "name": tune["name"], "image_urls": tune["image_urls"],
+             "safetensors_path": safetensors_path},
+            duration=config["durations"]["train"], cost=to_amount(config["prices"]["train"]),
+            fail_with=fault.message or "training failed" if fault else None,
+        )
+    except InsufficientFunds:
+        return error(402, "Insufficient balance")
     return json_response(200, {
         "tune_id": tune_id, "title": tune["title"], "name": tune["name"], "status": "training",
         "safetensors_path": safetensors_path,
@@ -60,15 +63,15 @@ def generate_image(call: Call) -> Response:
     if model.status == FAILED:
         return error(409, "The model failed to train")
     if engine.faults.take(API, "generate", tenant.id):
+        call.keep_writes()  # the fault is spent; nothing else was written
         return error(500, "Failed to generate image")
     price = to_amount(call.context.config()["prices"]["generate"])
     try:
-        with engine.store.transaction():
-            entry = engine.ledger.debit(tenant.id, price, "generation")
-            asset = engine.assets.create(API, tenant.id, PNG, WIDTH, HEIGHT, job_id=model.id,
-                                         labels={"prompt": body["prompt"], "mode": body["api_mode"]})
+        entry = engine.ledger.debit(tenant.id, price, "generation")
     except InsufficientFunds:
         return error(402, "Insufficient balance")
+    asset = engine.assets.create(API, tenant.id, PNG, WIDTH, HEIGHT, job_id=model.id,
+                                 labels={"prompt": body["prompt"], "mode": body["api_mode"]})
     dialect = call.context.dialect
     return json_response(200, {
         "image_url": dialect.asset_url(call.base_url, asset),
