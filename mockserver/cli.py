@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import socket
 import sys
@@ -38,15 +39,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "0 = any free port for each API")
     serve.add_argument("--db", default="genmock.sqlite3",
                        help="SQLite file that keeps state across restarts, or :memory: (default: genmock.sqlite3)")
-    serve.add_argument("--fresh", action="store_true", help="start from empty state (deletes the --db file)")
+    serve.add_argument("--fresh", action="store_true",
+                       help="start from empty state (deletes the --db file; refused while another genmock uses it)")
     serve.add_argument("--seed", type=int, help="make ids, credentials and media reproducible")
     serve.add_argument("--clock", choices=("real", "virtual"), default="real",
                        help="virtual: time stands still until advanced through the admin API")
-    serve.add_argument("--admin-token", help="use this admin token instead of a generated one")
+    serve.add_argument("--admin-token", help="use this admin token (default: $GENMOCK_ADMIN_TOKEN, else one made on "
+                                             "the database's first start and kept with its state)")
     serve.add_argument("--admin-from-anywhere", action="store_true",
                        help="let non-loopback clients use the admin API (still needs the token)")
     serve.add_argument("--credentials-file", type=Path,
-                       help="also write base URLs, admin token and credentials per API to FILE as JSON")
+                       help="also write base URLs, admin token and credentials per API to FILE as JSON (mode 0600)")
+    serve.add_argument("--public-url", action="append", metavar="API=URL",
+                       help="where clients reach an API behind a proxy, e.g. lovlychat=https://mock.example: asset "
+                            "links are built on it (default: the address served; repeatable)")
+    serve.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                       help="a browser origin allowed to call the APIs, e.g. https://app.example, or * for any "
+                            "(repeatable; default: any http(s)://localhost, 127.0.0.1 or [::1] origin)")
     check = commands.add_parser(
         "check", help="run the contract suite against a server (the mock or a real implementation)",
         description="Run the contract suite of one API against BASE_URL with KEY.", add_help=False)
@@ -60,39 +69,76 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from mockserver.admin import new_admin_token
     from mockserver.engine import Engine
     from mockserver.engine.clock import Clock
+    from mockserver.engine.store import DatabaseInUse
     from mockserver.server import ApiApp
 
-    if args.fresh and args.db != ":memory:":
-        for suffix in ("", "-wal", "-shm"):
-            Path(args.db + suffix).unlink(missing_ok=True)
-    engine = Engine.open(args.db, seed=args.seed, clock=Clock(args.clock))
-    admin_token = args.admin_token or new_admin_token()
+    public_urls = _public_urls(args.public_url or [])
+    try:
+        engine = Engine.open(args.db, seed=args.seed, clock=Clock(args.clock), fresh=args.fresh)
+    except DatabaseInUse as in_use:
+        raise SystemExit(f"genmock: {in_use}") from None
+    admin_token = _admin_token(engine, args.admin_token or os.environ.get("GENMOCK_ADMIN_TOKEN"))
     served: list[tuple[Any, socket.socket]] = []
     summary: dict[str, Any] = {"admin_token": admin_token, "seed": engine.ids.seed, "apis": {}}
     for name in args.api or dialects.NAMES:
         dialect = dialects.load(name)
-        app = ApiApp(dialect, engine, admin_token, args.admin_from_anywhere)
-        tenant = app.context.demo_tenant()
         sock = _listen(args.host, args.port + dialect.default_port_offset if args.port else 0)
         host, port = sock.getsockname()[:2]
         base_url = f"http://{_url_host(host)}:{port}"
+        app = ApiApp(dialect, engine, admin_token, args.admin_from_anywhere, public_url=public_urls.get(name),
+                     cors_origins=args.cors_origin)
+        tenant = app.context.demo_tenant()
         summary["apis"][name] = {
             "title": dialect.title, "base_url": base_url, "admin_url": f"{base_url}/__genmock",
             "tenant_id": tenant.id, "credentials": engine.tenants.credentials(tenant),
             "balance": engine.ledger.balance(tenant.id) / 1000,
         }
+        if name in public_urls:
+            summary["apis"][name]["public_url"] = public_urls[name]
         served.append((app, sock))
+    engine.store.commit()  # the demo tenants and the admin token, before anyone is told of them
+    if args.credentials_file:  # before the printout: whoever reads it may go for the file at once
+        _write_private(args.credentials_file, json.dumps(summary, indent=2) + "\n")
     _print_summary(summary, args.db)
-    if args.credentials_file:
-        args.credentials_file.write_text(json.dumps(summary, indent=2) + "\n")
     try:
         asyncio.run(_serve_all(served))
     finally:
         engine.store.close()
     return 0
+
+
+def _admin_token(engine: Any, given: str | None) -> str:
+    """The given token, else the one this database keeps (made on its first start): a restart keeps it."""
+    from mockserver.admin import new_admin_token
+
+    if given:
+        return given
+    token = engine.store.get_setting("admin-token")
+    if token is None:
+        token = new_admin_token()
+        engine.store.set_setting("admin-token", token)
+    return str(token)
+
+
+def _public_urls(values: list[str]) -> dict[str, str]:
+    urls = {}
+    for value in values:
+        name, _, url = value.partition("=")
+        if name not in dialects.NAMES or not url.startswith(("http://", "https://")):
+            raise SystemExit(f"genmock: --public-url takes API=URL with API one of {', '.join(dialects.NAMES)} "
+                             f"and an http(s) URL, not {value!r}")
+        urls[name] = url.rstrip("/")
+    return urls
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it holds the admin token and credentials)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # also when the file existed with wider permissions
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -130,8 +176,10 @@ async def _serve_all(served: list[tuple[Any, socket.socket]]) -> None:
         def capture_signals(self):  # type: ignore[no-untyped-def]
             yield  # signals are handled once for all servers below
 
-    servers = [Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-               for app, _ in served]
+    from mockserver.http_limits import LimitedHttpToolsProtocol
+
+    servers = [Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                     http=LimitedHttpToolsProtocol)) for app, _ in served]
 
     def stop() -> None:
         for server in servers:

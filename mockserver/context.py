@@ -11,9 +11,10 @@ from mockserver.engine.tenants import Tenant
 
 
 class ApiContext:
-    def __init__(self, engine: Engine, dialect: Dialect) -> None:
+    def __init__(self, engine: Engine, dialect: Dialect, public_url: str | None = None) -> None:
         self.engine = engine
         self.dialect = dialect
+        self.public_url = public_url  # where clients reach this origin, when not at the address served
         self._config: dict[str, Any] | None = None
         self._apply_config()
 

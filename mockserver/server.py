@@ -7,6 +7,7 @@ import ipaddress
 import re
 from functools import cache
 
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -28,21 +29,33 @@ def compiled(name: str) -> CompiledSpec:
     return compile_spec(name)
 
 
+LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"  # CORS default: web apps in development
+
+
 class ApiApp:
-    def __init__(self, dialect: Dialect, engine: Engine, admin_token: str, admin_from_anywhere: bool = False) -> None:
-        self.context = ApiContext(engine, dialect)
+    def __init__(self, dialect: Dialect, engine: Engine, admin_token: str, admin_from_anywhere: bool = False,
+                 public_url: str | None = None, cors_origins: list[str] | None = None) -> None:
+        self.context = ApiContext(engine, dialect, public_url)
         self.dialect = dialect
         self.api = SpecRouter(compiled(dialect.spec), dialect.handlers, dialect.errors,
-                              self.context.authenticate, self.context)
+                              self.context.authenticate, self.context, engine.store)
+        expected = admin_token.encode()
         self.admin = SpecRouter(compiled("admin.yaml"), admin.HANDLERS, admin.ProblemErrors(),
-                                lambda token: admin.ADMIN if hmac.compare_digest(token, admin_token) else None,
-                                self.context)
+                                lambda token: admin.ADMIN if hmac.compare_digest(_utf8(token), expected) else None,
+                                self.context, engine.store)
         self.admin_from_anywhere = admin_from_anywhere
+        # browsers may call the API from the allowed origins: preflights answered, CORS headers on answers
+        self._app = CORSMiddleware(self._route, allow_methods=["*"], allow_headers=["*"], expose_headers=["*"],
+                                   allow_origins=cors_origins or (),
+                                   allow_origin_regex=None if cors_origins else LOCAL_ORIGINS, max_age=600)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
+        await self._app(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         if path.startswith(ADMIN_PREFIX):
             if not self.admin_from_anywhere and not _is_loopback(scope):
@@ -66,6 +79,11 @@ class ApiApp:
             return self.dialect.errors.no_route(request)
         return Response(content, media_type=media_type,
                         headers={"cache-control": "public, max-age=31536000, immutable"})
+
+
+def _utf8(text: str) -> bytes:
+    """Any str as bytes (header values can hold any latin-1 character, query values any code point)."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _is_loopback(scope: Scope) -> bool:
