@@ -164,7 +164,9 @@ class SpecRouter:
             if principal is None:
                 return self.errors.unauthorized(request)
         try:
-            body = parse_json(await read_body(request, operation.max_body_bytes))
+            # an operation without a request body ignores one (uvicorn drains it unread)
+            body = parse_json(await read_body(request, operation.max_body_bytes)) \
+                if operation.body_validator is not None else None
         except BodyRefused as refusal:
             response = self.errors.limit_exceeded(request, refusal.status, refusal.message)
             response.headers["connection"] = "close"  # the rest of the body is not read

@@ -213,6 +213,7 @@ def lc_402_queues() -> None:
     async def create(call: Call, original: Handler) -> Response:
         response = await original(call)
         if response.status_code == 402:
+            call.keep_writes()  # a server that does not undo what a refused request wrote
             engine = call.context.engine
             engine.ledger.top_up(call.principal.id, _price(call), "broken: pays for a refused job")
             engine.faults.take = lambda *args: None  # the hidden job takes no armed fault
@@ -233,6 +234,7 @@ def lc_402_deducts() -> None:
         ledger = call.context.engine.ledger
         left = ledger.balance(call.principal.id)
         if response.status_code == 402 and left > 0:
+            call.keep_writes()  # a server that does not undo what a refused request wrote
             ledger.debit(call.principal.id, left, "broken: a refused job")
         return response
 

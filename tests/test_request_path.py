@@ -214,3 +214,17 @@ def test_progress_stays_in_range_when_state_was_written_ahead_of_the_clock(mock:
     admin.post("/__genmock/clock", json={"mode": "real"})
     polled = client.get(f"{LOVLYCHAT_JOBS}/{job}").json()
     assert polled["status"] == "running" and 0 <= polled["progress"] <= 1
+
+
+def test_an_operation_without_a_request_body_ignores_one(mock: InProcessMock) -> None:
+    response = mock.client("lovlychat", **LOVLYCHAT_KEY).request("GET", "/v1/pricing", content=b"{not json")
+    assert response.status_code == 200 and response.json()["currency"] == "LoveCoin"
+
+
+def test_every_limit_the_router_answers_is_in_the_spec() -> None:
+    from mockserver.spec import load_document
+
+    for name, operation in (("lovlychat.yaml", ("/v1/generation/jobs", "post")),
+                            ("lucydream.yaml", ("/wp-json/apiservices/v1/generate", "post"))):
+        responses = load_document(name)["paths"][operation[0]][operation[1]]["responses"]
+        assert {"408", "413"} <= set(responses), name
