@@ -142,7 +142,11 @@ class SpecRouter:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        response = await self.dispatch(request)
+        try:
+            response = await self.dispatch(request)
+        except Exception:  # a bug before or around the handler still answers in the API's format
+            log.exception("%s %s failed", request.method, scope["path"])
+            response = self.errors.internal(request)
         # nothing leaves before what it acknowledges, or could have seen, is committed (a no-op when nothing
         # is pending; else the group commit of every request of this turn of the event loop)
         await self.store.durable()

@@ -228,3 +228,12 @@ def test_every_limit_the_router_answers_is_in_the_spec() -> None:
                             ("lucydream.yaml", ("/wp-json/apiservices/v1/generate", "post"))):
         responses = load_document(name)["paths"][operation[0]][operation[1]]["responses"]
         assert {"408", "413"} <= set(responses), name
+
+
+def test_a_bug_around_the_handler_still_answers_in_the_apis_format(mock: InProcessMock, monkeypatch) -> None:
+    def broken(request):
+        raise RuntimeError("a bug in query parsing")
+
+    monkeypatch.setattr(routing, "_query", broken)
+    response = mock.client("lovlychat", **LOVLYCHAT_KEY).get("/v1/generation/gallery?limit=2")
+    assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
