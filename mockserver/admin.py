@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -17,6 +18,12 @@ from mockserver.routing import Call, Handler, json_response
 from mockserver.spec import Violation
 
 ADMIN = object()  # the principal of every authenticated admin call
+# a virtual clock stays in this range (seconds since the epoch), so that no timestamp the engine derives
+# from it (a job's start or end, durations of at most a day later) can overflow a date
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC).timestamp()
+LATEST = datetime(9000, 1, 1, tzinfo=UTC).timestamp()  # excluded
+MAX_BALANCE = to_amount(10**12)  # a top-up may not take a balance beyond it: amounts stay far from 64 bits
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d:)60")
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
@@ -50,6 +57,12 @@ class ProblemErrors:
 
     def internal(self, request: Request) -> Response:
         return problem(500, "Internal Server Error", "the admin operation failed; see the server log")
+
+
+def bad_field(field: str, message: str) -> Response:
+    """A 400 naming one field of the body, shaped as the router's own validation problems."""
+    return problem(400, "Bad Request", f"{field}: {message}",
+                   violations=[{"field": field, "in": "body", "message": message}])
 
 
 def tenant_view(context: ApiContext, tenant: Tenant) -> dict[str, Any]:
@@ -87,6 +100,7 @@ async def get_state(call: Call) -> Response:
 async def reset(call: Call) -> Response:
     context: ApiContext = call.context
     context.reset()
+    context.engine.clock.use_real()  # a clock left frozen would keep every new job queued
     return json_response(200, tenant_view(context, context.create_demo_tenant()))
 
 
@@ -100,6 +114,9 @@ async def create_tenant(call: Call) -> Response:
     context: ApiContext = call.context
     body = call.body or {}
     credentials = body.get("credentials") or [context.new_credential()]
+    repeated = _repeated(credentials)
+    if repeated is not None:
+        return bad_field("credentials", f"credential {repeated!r} is listed more than once")
     for credential in credentials:
         reason = context.dialect.credential_rule(credential)
         if reason:
@@ -112,9 +129,27 @@ async def create_tenant(call: Call) -> Response:
     return json_response(201, tenant_view(context, tenant))
 
 
+def _repeated(items: list[str]) -> str | None:
+    """The first item listed a second time."""
+    seen: set[str] = set()
+    for item in items:
+        if item in seen:
+            return item
+        seen.add(item)
+    return None
+
+
 async def get_tenant(call: Call) -> Response:
     tenant = _tenant(call)
     return json_response(200, tenant_view(call.context, tenant)) if tenant else _missing_tenant(call)
+
+
+async def delete_tenant(call: Call) -> Response:
+    tenant = _tenant(call)
+    if tenant is None:
+        return _missing_tenant(call)
+    call.context.engine.store.delete_tenant(tenant.id)
+    return Response(status_code=204)
 
 
 async def top_up(call: Call) -> Response:
@@ -124,6 +159,9 @@ async def top_up(call: Call) -> Response:
     amount = to_amount(call.body["amount"])
     if amount <= 0:
         return problem(400, "Bad Request", "amount is below the smallest unit (0.001)")
+    call.context.engine.jobs.settle(call.context.dialect.name)  # refunds due by now count
+    if call.context.engine.ledger.balance(tenant.id) + amount > MAX_BALANCE:
+        return bad_field("amount", f"the balance may not exceed {from_amount(MAX_BALANCE):.0f}")
     entry = call.context.engine.ledger.top_up(tenant.id, amount, call.body.get("reference") or "top-up")
     return json_response(201, entry_view(entry))
 
@@ -145,15 +183,23 @@ async def get_clock(call: Call) -> Response:
 async def set_clock(call: Call) -> Response:
     clock = call.context.engine.clock
     body = call.body
+    start = instant(body["now"]) if "now" in body else None
+    if "now" in body and (start is None or not EARLIEST <= start < LATEST):
+        return bad_field("now", f"{body['now'][:40]!r} is no date-time from 1970-01-01T00:00:00Z up to "
+                                "9000-01-01T00:00:00Z")
+    mode = body.get("mode") or clock.mode
+    advance = body.get("advanceSeconds") or 0
+    if advance and mode != "virtual":
+        return problem(409, "Conflict", "only a virtual clock can be advanced; set mode to virtual first")
+    now = start if body.get("mode") == "virtual" and start is not None else clock.now()
+    if now + advance >= LATEST:
+        return bad_field("advanceSeconds", "the clock would reach 9000-01-01T00:00:00Z")
     if body.get("mode") == "real":
         clock.use_real()
     elif body.get("mode") == "virtual":
-        start = datetime.fromisoformat(body["now"].replace("Z", "+00:00")).timestamp() if "now" in body else None
         clock.use_virtual(start)
-    if body.get("advanceSeconds"):
-        if clock.mode != "virtual":
-            return problem(409, "Conflict", "only a virtual clock can be advanced; set mode to virtual first")
-        clock.advance(body["advanceSeconds"])
+    if advance:
+        clock.advance(advance)
     call.context.engine.jobs.settle(call.context.dialect.name)  # what the new time makes due happens now
     return json_response(200, clock_view(call.context))
 
@@ -176,6 +222,20 @@ async def arm_fault(call: Call) -> Response:
     fault = context.engine.faults.arm(context.dialect.name, body["operation"], body.get("count", 1), tenant_id,
                                       message=body.get("message"))
     return json_response(201, fault_view(fault))
+
+
+def instant(text: str) -> float | None:
+    """An RFC 3339 date-time as seconds since the epoch (a leap second is the next second, as in POSIX
+    time); None when Python's dates cannot hold it."""
+    text = text.upper()
+    leap = _LEAP_SECOND.search(text)
+    if leap:
+        text = text[:leap.start()] + leap[1] + "59" + text[leap.end():]
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00")) + timedelta(seconds=1 if leap else 0)
+    except (ValueError, OverflowError):
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
 
 
 def fault_view(fault: Any) -> dict[str, Any]:
@@ -210,7 +270,7 @@ def new_admin_token() -> str:
 
 HANDLERS: dict[str, Handler] = {
     "getState": get_state, "reset": reset, "listTenants": list_tenants, "createTenant": create_tenant,
-    "getTenant": get_tenant, "topUp": top_up, "getLedger": get_ledger, "getClock": get_clock,
-    "setClock": set_clock, "listFaults": list_faults, "armFault": arm_fault, "clearFaults": clear_faults,
-    "getConfig": get_config, "updateConfig": update_config,
+    "getTenant": get_tenant, "deleteTenant": delete_tenant, "topUp": top_up, "getLedger": get_ledger,
+    "getClock": get_clock, "setClock": set_clock, "listFaults": list_faults, "armFault": arm_fault,
+    "clearFaults": clear_faults, "getConfig": get_config, "updateConfig": update_config,
 }

@@ -383,6 +383,14 @@ class Store:
             self._run("DELETE FROM tenants WHERE api = ?", (api,))
         self._forget()
 
+    def delete_tenant(self, tenant_id: str) -> None:
+        """Remove one tenant with its credentials, entries, jobs, assets and the faults armed for it."""
+        with self.transaction():
+            for table in ("ledger", "credentials", "jobs", "assets", "faults"):
+                self._run(f"DELETE FROM {table} WHERE tenant_id = ?", (tenant_id,))
+            self._run("DELETE FROM tenants WHERE id = ?", (tenant_id,))
+        self._forget()
+
 
 class _Transaction:
     """The context manager `Store.transaction()` returns (a class: this sits on every request's path)."""
