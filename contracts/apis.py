@@ -6,6 +6,18 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
+# A key the server does not accept: LovlyChat documents 401, LucyDream 403 (either means "refused" in HTTP).
+REFUSED = (401, 403)
+
+
+@dataclass(frozen=True)
+class KeyProbe:
+    """A request that shows whether the server accepts a key and can cost nothing."""
+
+    method: str
+    path: str
+    body: Any = None  # JSON; None: no body
+
 
 @dataclass(frozen=True)
 class ApiProfile:
@@ -20,6 +32,10 @@ class ApiProfile:
     valid_input_statuses: tuple[int, ...]
     tour_module: str  # contracts.tours.<api>: the responses layer's scripted requests
     machine_module: str  # contracts.machines.<api>: the stateful layer's state machine
+    key_probe: KeyProbe
+    # with an admin token and no --key: the opening balance of the tenant the run makes for the layers that
+    # need a key (the schema layer spends it freely); the mock's demo balance
+    own_balance: float
     # Fields whose schema-valid values may still be refused with 400 (`error.details[].field`): what no schema
     # can say, e.g. that an asset id names an asset of this wallet.
     valid_input_rejections: tuple[str, ...] = ()
@@ -45,6 +61,9 @@ PROFILES = {
         valid_input_statuses=(402,),
         tour_module="contracts.tours.lucydream",
         machine_module="contracts.machines.lucydream",
+        # the only route: a body without a prompt is refused (400) before anything is charged
+        key_probe=KeyProbe("POST", "/wp-json/apiservices/v1/generate", {}),
+        own_balance=5.0,
     ),
     "lovlychat": ApiProfile(
         name="lovlychat",
@@ -53,6 +72,8 @@ PROFILES = {
         valid_input_statuses=(402,),
         tour_module="contracts.tours.lovlychat",
         machine_module="contracts.machines.lovlychat",
+        key_probe=KeyProbe("GET", "/v1/pricing"),
+        own_balance=500,
         valid_input_rejections=("sourceAssetId", "cursor"),
         job_operation=("POST", "/v1/generation/jobs"),
         property_modules=("contracts.races.lovlychat",),

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 LAYERS = ("schema", "responses", "stateful")
+RUN = "run"  # notes on the run as a whole rather than one layer: whose wallets it spent, what it cleaned up
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class Report:
         layer_counts = self.counts.setdefault(layer, {})
         layer_counts[what] = layer_counts.get(what, 0) + number
 
+    def found(self, layer: str) -> int:
+        """How many findings one layer made."""
+        return len(self._of(layer))
+
     def checks(self, layer: str | None = None) -> set[str]:
         """The names of the checks that found something (in one layer, or in any)."""
         return {finding.check for finding in self.findings if layer is None or finding.layer == layer}
@@ -70,6 +75,9 @@ class Report:
                 if finding.reproduction:
                     lines.append("     reproduce:")
                     lines.extend(f"       {line}" for line in finding.reproduction.splitlines())
+        if self.notes.get(RUN):
+            lines.append("")
+            lines.extend(f"note: {text}" for text in self.notes[RUN])
         lines.append("")
         lines.append("OK: every contract held" if self.ok else f"FAILED: {len(self.findings)} finding(s)")
         return "\n".join(lines)

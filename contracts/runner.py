@@ -1,7 +1,11 @@
 """`genmock check`: judge a server of an API against its contracts, print the report, exit 1 on any finding.
 
 Exit codes: 0 every contract held, 1 at least one finding, 2 usage error (bad arguments, unreachable server,
-refused admin token).
+a refused key or admin token).
+
+With an admin token the run leaves the server as it found it: it removes every tenant it created (and with
+them their jobs, assets, ledger entries and faults) and puts the clock back in its mode; without --key it
+spends no one's wallet but its own tenants'.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+import yaml
 
 from contracts import schema
-from contracts.apis import PROFILES, profile
+from contracts.apis import PROFILES, REFUSED, KeyProbe, profile
+from contracts.client import api_key_header
+from contracts.progress import Progress, for_stream
 from contracts.report import LAYERS, Finding, Report
 from contracts.session import open_session
 from contracts.target import ADMIN_PREFIX, AdminError, Target
@@ -29,23 +36,26 @@ class UsageError(Exception):
 
 
 def run(target: Target, layers: Sequence[str] = LAYERS, max_examples: int = DEFAULT_MAX_EXAMPLES,
-        seed: int = 0, shrink: bool = True) -> Report:
+        seed: int = 0, shrink: bool = True, progress: Progress | None = None) -> Report:
     """Run the given layers (in the order schema, responses, stateful) and return their report.
 
-    `shrink` off reports failures as first found (faster; longer reproductions)."""
+    `shrink` off reports failures as first found (faster; longer reproductions); `progress` is told what
+    runs as it goes. Raises AdminError when the admin API refuses to set up the run."""
     unknown = set(layers) - set(LAYERS)
     if unknown:
         raise UsageError(f"unknown layer(s) {', '.join(sorted(unknown))}; known: {', '.join(LAYERS)}")
     api = profile(target.api)
     report = Report(target.api, target.root)
-    session = open_session(target, report)
+    progress = progress or Progress()
+    session = open_session(target, report, progress)
     try:
         for layer in (name for name in LAYERS if name in layers):
             report.layers.append(layer)
+            progress.layer(layer)
             started = time.monotonic()
             try:
                 if layer == "schema":
-                    schema.run(target, api, report, max_examples, seed, shrink, session.queued)
+                    schema.run(session.target, api, report, max_examples, seed, shrink, session.queued, progress)
                 elif layer == "responses":
                     api.tour().run(session)
                 else:
@@ -56,6 +66,7 @@ def run(target: Target, layers: Sequence[str] = LAYERS, max_examples: int = DEFA
                 report.add(Finding(layer, "server_error", "(run)",
                                    f"the layer stopped: {type(error).__name__}: {error}", session.transcript.text()))
             report.seconds[layer] = time.monotonic() - started
+            progress.done(report.found(layer))
     finally:
         session.close()
     return report
@@ -75,8 +86,12 @@ def main(argv: Sequence[str]) -> int:
         if args.max_examples < 1:
             raise UsageError("--max-examples must be at least 1")
         _preflight(target)
-        report = run(target, layers, args.max_examples, args.seed, not args.no_shrink)
-    except UsageError as error:
+        progress = for_stream(sys.stderr)
+        try:
+            report = run(target, layers, args.max_examples, args.seed, not args.no_shrink, progress)
+        finally:
+            progress.close()
+    except (UsageError, AdminError) as error:
         print(f"genmock check: {error}", file=sys.stderr)
         return 2
     print(report.render())
@@ -91,9 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--api", required=True, choices=sorted(PROFILES))
     parser.add_argument("--base-url", required=True, help="where the server under test answers, e.g. "
                                                           "http://127.0.0.1:8102")
-    parser.add_argument("--key", required=True, help="an API key of a tenant with some balance")
+    parser.add_argument("--key", help="an API key of a tenant whose balance the suite may spend (the schema "
+                                      "layer spends it freely); optional with --admin-token, which then runs "
+                                      "every layer on tenants of the suite's own")
     parser.add_argument("--second-key", help="an API key of another tenant (tenant isolation)")
-    parser.add_argument("--admin-token", help="a genmock admin token: fresh tenants, virtual clock, faults, ledger")
+    parser.add_argument("--admin-token", help="a genmock admin token: fresh tenants, virtual clock, faults, ledger; "
+                                              "the tenants are removed and the clock's mode restored at the end")
     parser.add_argument("--model-id", help="LucyDream: a ready model of the tenant of --key")
     parser.add_argument("--safetensors-path", help="LucyDream: the .safetensors file of --model-id")
     parser.add_argument("--trigger-name", default="woman", choices=("man", "woman"),
@@ -125,8 +143,12 @@ def _parser() -> argparse.ArgumentParser:
 def _target(args: argparse.Namespace) -> Target:
     if not args.base_url.startswith(("http://", "https://")):
         raise UsageError(f"--base-url must be an http(s) URL, not {args.base_url!r}")
+    if args.key is None and not args.admin_token:
+        raise UsageError("--key is needed without --admin-token (with one, the suite makes tenants of its own)")
     if bool(args.model_id) != bool(args.safetensors_path):
         raise UsageError("--model-id and --safetensors-path go together")
+    if args.model_id and args.key is None:
+        raise UsageError("--model-id names a model of the tenant of --key: give --key too")
     if args.spec is not None and not args.spec.is_file():
         raise UsageError(f"no spec at {args.spec}")
     if args.job_timeout <= 0 or args.poll_interval <= 0:
@@ -141,14 +163,34 @@ def _target(args: argparse.Namespace) -> Target:
 
 
 def _preflight(target: Target) -> None:
-    """Fail fast, as a usage error, when the server does not answer or refuses the admin token."""
+    """Fail fast, as a usage error, when the server does not answer or refuses a key or the admin token."""
     try:
         httpx.get(target.root + "/", timeout=min(target.timeout, 10.0))
     except httpx.HTTPError as error:
         raise UsageError(f"cannot reach {target.root}: {type(error).__name__}: {error}") from error
+    header = api_key_header(yaml.safe_load(target.spec_path.read_text(encoding="utf-8")))
+    probe = profile(target.api).key_probe
+    for option, key in (("--key", target.key), ("--second-key", target.second_key),
+                        ("--race-key", target.race_key)):
+        if key is not None:
+            status = _probe(target, probe, header, key)
+            if status in REFUSED:
+                raise UsageError(f"the server refused {option}: {probe.method} {probe.path} with it answered "
+                                 f"{status}")
     if target.admin_token:
         response = httpx.get(f"{target.root}{ADMIN_PREFIX}/state", timeout=min(target.timeout, 10.0),
                              headers={"authorization": f"Bearer {target.admin_token}"})
         if response.status_code != 200:
             raise UsageError(f"the admin API at {target.root}{ADMIN_PREFIX} answered {response.status_code} "
                              "to the admin token")
+
+
+def _probe(target: Target, probe: KeyProbe, header: str | None, key: str) -> int:
+    """The status of `probe` sent with `key` (a request that costs nothing)."""
+    headers = {header: key} if header else {"authorization": f"Bearer {key}"}
+    try:
+        response = httpx.request(probe.method, target.root + probe.path, headers=headers, json=probe.body,
+                                 timeout=min(target.timeout, 10.0))
+    except httpx.HTTPError as error:
+        raise UsageError(f"cannot reach {target.root}: {type(error).__name__}: {error}") from error
+    return response.status_code

@@ -40,6 +40,7 @@ from schemathesis.generation.meta import CoverageScenario, coverage_scenario
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from contracts.apis import ApiProfile
+from contracts.progress import Progress
 from contracts.report import Finding, Report
 from contracts.target import Target
 
@@ -133,17 +134,22 @@ def config_for(target: Target, profile: ApiProfile, max_examples: int, seed: int
 
 
 def run(target: Target, profile: ApiProfile, report: Report, max_examples: int, seed: int = 0,
-        shrink: bool = True, queued: list[str] | None = None) -> None:
-    """Run schemathesis over the spec; findings into `report`, the ids of the jobs it queued into `queued`."""
+        shrink: bool = True, queued: list[str] | None = None, progress: Progress | None = None) -> None:
+    """Run schemathesis over the spec; findings into `report`, the ids of the jobs it queued into `queued`,
+    each operation as it starts (and the requests sent so far) to `progress`."""
     config = config_for(target, profile, max_examples, seed, shrink)
     schema = schemathesis.openapi.from_path(target.spec_path, config=config)
     masks = target.masks()
+    progress = progress or Progress()
     cases = 0
     seen: set[Any] = set()  # schemathesis' Failure compares equal when it is the same finding
     for event in from_schema(schema).execute():
-        if isinstance(event, events.ScenarioFinished):
+        if isinstance(event, events.ScenarioStarted) and event.label:
+            progress.step(f"{event.label} ({event.phase.value})", examples=cases, findings=report.found(LAYER))
+        elif isinstance(event, events.ScenarioFinished):
             cases += len(event.recorder.cases)
             _add_failures(event.recorder.checks, report, masks, seen)
+            progress.step(event.label or "", examples=cases, findings=report.found(LAYER))
             if queued is not None and profile.job_operation:
                 queued.extend(_queued_jobs(event.recorder.interactions.values(), profile.job_operation))
         elif isinstance(event, events.NonFatalError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -18,7 +19,8 @@ ADMIN_PREFIX = "/__genmock"
 class Target:
     api: str  # e.g. "lucydream": names the spec (specs/<api>.yaml) and the API's state machine
     base_url: str
-    key: str
+    # an API key whose wallet the suite may spend; None with an admin token: the session creates a tenant
+    key: str | None = None
     second_key: str | None = None  # a key of another tenant, for the isolation properties
     admin_token: str | None = None  # a genmock admin token: fresh tenants, a virtual clock, faults
     model_id: str | None = None  # a ready model of the tenant of `key`
@@ -41,7 +43,9 @@ class Target:
 
     def masks(self) -> dict[str, str]:
         """The secrets a reproduction must not print, and the shell variables shown instead."""
-        masks = {self.key: "$KEY"}
+        masks: dict[str, str] = {}
+        if self.key:
+            masks[self.key] = "$KEY"
         if self.second_key:
             masks[self.second_key] = "$SECOND_KEY"
         if self.admin_token:
@@ -56,7 +60,9 @@ class AdminError(Exception):
 
 
 class AdminClient:
-    """The genmock admin API (`specs/admin.yaml`) of one API origin; only used when an admin token is given."""
+    """The genmock admin API (`specs/admin.yaml`) of one API origin; only used when an admin token is given.
+
+    It remembers the tenants it created (`created`), so that a run can remove them when it ends."""
 
     def __init__(self, target: Target, transcript: Transcript) -> None:
         if not target.admin_token:
@@ -64,6 +70,7 @@ class AdminClient:
         self._http = httpx.Client(base_url=target.root + ADMIN_PREFIX, timeout=target.timeout,
                                   headers={"authorization": f"Bearer {target.admin_token}"})
         self._transcript = transcript
+        self.created: list[str] = []  # ids of the tenants this client created, oldest first
 
     def close(self) -> None:
         self._http.close()
@@ -86,7 +93,15 @@ class AdminClient:
         return self._call("POST", "/clock", body)
 
     def create_tenant(self, name: str, balance: float, credentials: list[str]) -> dict[str, Any]:
-        return self._call("POST", "/tenants", {"name": name, "balance": balance, "credentials": credentials})
+        tenant = self._call("POST", "/tenants", {"name": name, "balance": balance, "credentials": credentials})
+        self.created.append(tenant["id"])
+        return tenant
+
+    def delete_tenant(self, tenant_id: str) -> None:
+        """Remove a tenant with everything it owns (credentials, ledger, jobs, assets, faults)."""
+        self._call("DELETE", f"/tenants/{quote(tenant_id, safe='')}")
+        if tenant_id in self.created:
+            self.created.remove(tenant_id)
 
     def ledger(self, tenant_id: str) -> dict[str, Any]:
         return self._call("GET", f"/tenants/{tenant_id}/ledger")
@@ -103,4 +118,4 @@ class AdminClient:
         self._transcript.record(response.request, response.status_code)
         if not response.is_success:
             raise AdminError(f"{method} {ADMIN_PREFIX}{path} answered {response.status_code}: {response.text[:300]}")
-        return response.json()
+        return response.json() if response.content else {}

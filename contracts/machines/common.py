@@ -40,6 +40,13 @@ class Tally:
     sequences: int = 0
     answers: Counter[int] = field(default_factory=Counter)
     violations: list[Violation] = field(default_factory=list)
+    on_sequence: Callable[[], None] = lambda: None  # told as each sequence starts (progress)
+
+    def sequence(self) -> int:
+        """Count a sequence that starts; its number."""
+        self.sequences += 1
+        self.on_sequence()
+        return self.sequences
 
     def fail(self, check: str, message: str, requests: str, operation: str | None = None) -> NoReturn:
         """Raise the violation of `check`. Each check has an exception type of its own, raised from this one
@@ -80,6 +87,9 @@ def explore(session: Session, machine: type[RuleBasedStateMachine], tally: Tally
     (on `operation` unless the violation names its own) with its (shrunk, unless `shrink` is off) sequence
     and the requests it sent."""
     report = session.report
+    tally.on_sequence = lambda: session.progress.step(
+        f"{operation}: sequence {tally.sequences}", examples=tally.sequences,
+        findings=len({violation.check for violation in tally.violations}))
     options = settings(max_examples=max_examples, stateful_step_count=steps, deadline=None, database=None,
                        derandomize=True, report_multiple_bugs=True, print_blob=False,
                        phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),

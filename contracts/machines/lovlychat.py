@@ -159,8 +159,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
         # --- setup -----------------------------------------------------------------------------------
         @initialize(a=openings, b=openings)
         def open_accounts(self, a: tuple[int, bool, str], b: tuple[int, bool, str]) -> None:
-            world.tally.sequences += 1
-            sequence = world.tally.sequences
+            sequence = world.tally.sequence()
             self.characters = (f"c{session.nonce}s{sequence}a", f"c{session.nonce}s{sequence}b")
             if admin is None:
                 self.quiesce()

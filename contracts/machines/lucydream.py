@@ -148,7 +148,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
         # --- setup -----------------------------------------------------------------------------------
         @initialize(a=openings, b=openings)
         def open_accounts(self, a: tuple[int, bool, str], b: tuple[int, bool, str]) -> None:
-            world.tally.sequences += 1
+            world.tally.sequence()
             if admin is None:
                 self.accounts["A"] = Account("A", target.key, None, Wallet(price=world.price),
                                              [world.given] if world.given else [])

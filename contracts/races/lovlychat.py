@@ -101,6 +101,7 @@ def _round(session: Session, wallet: Wallet, variant: str, price: int) -> list[s
     start, covered = wallet.balance, wallet.balance // price
     character = f"race{session.nonce}r{wallet.rounds}{wallet.tenant_id or ''}"[:64]
     wallet.rounds += 1
+    session.progress.step(f"{CHECK}: round {wallet.rounds}")
     replies = at_once(session, [{"method": "POST", "path": JOBS, "key": wallet.key,
                                  "body": image_job(variant, character)}] * REQUESTS)
     accepted = [reply for reply in replies if reply.status == 202]

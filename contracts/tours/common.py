@@ -30,6 +30,7 @@ class Stops:
         """Whether `reply` is the documented answer (a finding is added when it is not)."""
         self.count += 1
         operation = operation or self.operation
+        self.session.progress.step(operation, examples=self.count, findings=self.session.report.found(LAYER))
         if reply.status not in statuses:
             expected = " or ".join(map(str, sorted(statuses)))
             self.fail("documented_status", operation, f"{what}: expected {expected}, got {reply.status} "

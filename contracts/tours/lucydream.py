@@ -3,6 +3,9 @@
 Besides the strict validation, each stop checks that the answer is the documented one (`documented_status`),
 and the WordPress answers the spec cannot attach to an operation (`wordpress_error`): an unknown route and
 an undeclared method answer 404 `rest_no_route`, malformed JSON answers 400 `rest_invalid_json`.
+
+A successful generation needs a ready model: --model-id, else (with an admin token) one the tour trains
+itself on a frozen clock it then advances.
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.client import NO_BODY
+from contracts.machines.common import freeze_clock
 from contracts.session import Session
 from contracts.tours.common import LAYER, Stops
 
 ROUTE = "/wp-json/apiservices/v1/generate"
 OPERATION = f"POST {ROUTE}"
 UNKNOWN_MODEL = "987654321098"
+TRAINED = 86400.0  # an advance this long drains any plausible training queue
 
 
 def run(session: Session) -> None:
@@ -36,38 +41,50 @@ def run(session: Session) -> None:
          operation="POST /wp-json/apiservices/v1/no-such-route")
     stop("GET on the generation route", client.send("GET", ROUTE, key=key, validate=False), {404},
          code="rest_no_route", operation=f"GET {ROUTE}")
-    if target.model_id and target.safetensors_path:
-        ready = _generation(target.model_id, target.safetensors_path, target.trigger_name)
+    given = bool(target.model_id and target.safetensors_path)
+    if given:
+        ready = _generation(str(target.model_id), str(target.safetensors_path), target.trigger_name)
         # a real server may fail a generation (500, documented, free); the mock fails one only when told to
         outcomes = {200, 402} if session.admin is not None else {200, 402, 500}
         stop("the published example with --model-id", client.send("POST", ROUTE, key=key, body=ready), outcomes)
-        bare = {**ready, "safetensors_path": target.safetensors_path.split("://", 1)[-1]}
+        bare = {**ready, "safetensors_path": str(target.safetensors_path).split("://", 1)[-1]}
         stop("safetensors_path without its scheme", client.send("POST", ROUTE, key=key, body=bare), outcomes)
-    else:
+    elif session.admin is None:
         session.report.note(LAYER, "no --model-id/--safetensors-path: the 200 of a generation is not toured")
     if session.admin is not None:
-        _tour_training(session, stop)
+        _tour_training(session, stop, generate=not given)
     else:
         session.report.note(LAYER, "no --admin-token: model creation and 409 are left to the stateful layer "
                                    "(and skipped there: creating models on a real server costs GPU time)")
     stop.summary()
 
 
-def _tour_training(session: Session, stop: Stops) -> None:
-    """A fresh tenant creates a model and generates with it at once: 200 ModelCreated, then 409."""
+def _tour_training(session: Session, stop: Stops, generate: bool) -> None:
+    """A fresh tenant creates a model and generates with it at once: 200 ModelCreated, then 409; with
+    `generate`, once the model is trained, a generation with it: 200."""
     admin, client = session.admin, session.client
     assert admin is not None
     key = f"contract-tour-{session.nonce}"
-    admin.create_tenant("contract tour", 1.0, [key])
+    config = admin.config()
+    prices = config["prices"]
+    admin.create_tenant("contract tour", 1.0 + prices.get("train", 0) + prices.get("generate", 0), [key])
     tune = {"title": "Tour", "name": "man", "image_urls": [f"https://example.com/tour/{n}.jpg" for n in range(5)]}
     created = client.send("POST", ROUTE, key=key, body={"tune": tune})
     stop("creating a model", created, {200})
     tune_id, path = created.field("tune_id"), created.field("safetensors_path")
     if created.status != 200 or not isinstance(tune_id, str) or not isinstance(path, str):
         return
-    if admin.config()["durations"]["train"] > 0:
+    if config["durations"]["train"] > 0:
         stop("a model still training", client.send("POST", ROUTE, key=key, body=_generation(tune_id, path, "man")),
              {409})
+    if generate:
+        restore = freeze_clock(admin)[1]
+        try:
+            admin.set_clock(advance_seconds=TRAINED)
+            stop("a generation with a trained model", client.send("POST", ROUTE, key=key,
+                                                                  body=_generation(tune_id, path, "man")), {200})
+        finally:
+            restore()
 
 
 def _generation(tune_id: str, path: str, trigger: str = "woman") -> dict[str, Any]:

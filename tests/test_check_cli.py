@@ -1,0 +1,116 @@
+"""`genmock check` as a user runs it, in a subprocess: progress on stderr, the target left as it was found,
+refused keys as usage errors."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts.progress import LiveDisplay, LogLines, for_stream
+from tests.servers import running_mock
+
+
+def genmock_check(api: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mockserver.cli", "check", "--api", api, *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def admin_client(served: dict[str, Any], api: str) -> httpx.Client:
+    return httpx.Client(base_url=served["apis"][api]["admin_url"],
+                        headers={"authorization": f"Bearer {served['admin_token']}"})
+
+
+def snapshot(admin: httpx.Client) -> dict[str, Any]:
+    """What a check must leave as it found it: the tenants (and their balances), armed faults, the clock's mode."""
+    return {"tenants": admin.get("/tenants").json()["tenants"], "faults": admin.get("/faults").json()["faults"],
+            "clock": admin.get("/clock").json()["mode"]}
+
+
+def test_a_check_with_an_admin_token_leaves_the_server_as_it_found_it(tmp_path: Path) -> None:
+    with running_mock("--db", str(tmp_path / "state.sqlite3"), "--seed", "3") as served:
+        lovlychat, lucydream = admin_client(served, "lovlychat"), admin_client(served, "lucydream")
+        with lovlychat, lucydream:
+            # someone's own state, which the check must neither spend nor remove
+            mine = lovlychat.post("/tenants", json={"name": "mine", "balance": 40}).json()
+            lovlychat.post("/faults", json={"operation": "job", "tenantId": mine["id"], "count": 3})
+            before = {"lovlychat": snapshot(lovlychat), "lucydream": snapshot(lucydream)}
+            assert before["lovlychat"]["clock"] == "real"
+
+            first = genmock_check("lovlychat", "--base-url", served["apis"]["lovlychat"]["base_url"],
+                                  "--admin-token", served["admin_token"], "--max-examples", "2", "--no-shrink")
+            lucydream.post("/clock", json={"mode": "virtual"})  # one clock for both: the next finds it virtual
+            before["lucydream"]["clock"] = before["lovlychat"]["clock"] = "virtual"
+            second = genmock_check("lucydream", "--base-url", served["apis"]["lucydream"]["base_url"],
+                                   "--admin-token", served["admin_token"], "--max-examples", "2", "--no-shrink")
+
+            for result in (first, second):
+                assert result.returncode == 0, result.stdout + result.stderr
+                assert "removed the" in result.stdout and "tenant(s) the suite created" in result.stdout
+            assert {"lovlychat": snapshot(lovlychat), "lucydream": snapshot(lucydream)} == before
+
+
+def test_without_a_tty_each_layer_logs_a_line_as_it_starts_and_ends(mock_server: dict[str, Any]) -> None:
+    api = mock_server["apis"]["lucydream"]
+    result = genmock_check("lucydream", "--base-url", api["base_url"], "--admin-token", mock_server["admin_token"],
+                           "--max-examples", "2", "--no-shrink")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    for layer in ("schema", "responses", "stateful"):
+        assert f"[{layer}] started" in lines, result.stderr
+        assert any(line.startswith(f"[{layer}] done in ") and line.endswith(": 0 finding(s)") for line in lines)
+    assert lines.index("[schema] started") < lines.index("[responses] started") < lines.index("[stateful] started")
+
+
+@pytest.mark.parametrize(("api", "option"), [("lovlychat", "--key"), ("lovlychat", "--second-key"),
+                                             ("lovlychat", "--race-key"), ("lucydream", "--key"),
+                                             ("lucydream", "--second-key")])
+def test_a_refused_key_is_a_usage_error(mock_server: dict[str, Any], api: str, option: str) -> None:
+    served = mock_server["apis"][api]
+    keys = {"--key": served["credentials"][0], option: "lc_not_a_key_of_anyone_000000"}
+    result = genmock_check(api, "--base-url", served["base_url"], *(part for item in keys.items() for part in item),
+                           timeout=60)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
+    assert f"refused {option}" in result.stderr and ("401" in result.stderr or "403" in result.stderr)
+
+
+def test_without_an_admin_token_a_key_is_needed(mock_server: dict[str, Any]) -> None:
+    result = genmock_check("lovlychat", "--base-url", mock_server["apis"]["lovlychat"]["base_url"], timeout=60)
+
+    assert result.returncode == 2 and "--key" in result.stderr
+
+
+def test_a_model_id_needs_the_key_of_its_tenant(mock_server: dict[str, Any]) -> None:
+    result = genmock_check("lucydream", "--base-url", mock_server["apis"]["lucydream"]["base_url"],
+                           "--admin-token", mock_server["admin_token"], "--model-id", "12345",
+                           "--safetensors-path", "https://your-bucket-url/12345.safetensors", timeout=60)
+
+    assert result.returncode == 2 and "--key" in result.stderr
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_progress_is_a_live_display() -> None:
+    terminal = Terminal()
+    progress = for_stream(terminal)
+    assert isinstance(progress, LiveDisplay) and isinstance(for_stream(io.StringIO()), LogLines)
+
+    progress.layer("schema")
+    progress.step("POST /v1/generation/jobs (fuzzing)", examples=12, findings=1)
+    progress.done(1)
+    progress.close()
+
+    shown = terminal.getvalue()
+    assert "[schema]" in shown and "12 examples" in shown and "1 finding(s)" in shown
