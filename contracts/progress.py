@@ -55,12 +55,15 @@ class LiveDisplay(Progress):
         from rich.console import Console  # only a terminal needs rich
         from rich.progress import Progress as Display
         from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.table import Column
 
+        # the operation takes what the terminal's width leaves (cut short with an ellipsis), the rest is fixed
         self._display = Display(
             SpinnerColumn(finished_text="-"), TextColumn("{task.description}", style="bold", markup=False),
-            TextColumn("{task.fields[operation]}", markup=False), TextColumn("{task.fields[examples]} examples"),
-            TextColumn("{task.fields[findings]} finding(s)"), TimeElapsedColumn(),
-            console=Console(file=stream), transient=False)
+            TextColumn("{task.fields[operation]}", markup=False,
+                       table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+            TextColumn("{task.fields[examples]:>5} examples"), TextColumn("{task.fields[findings]:>3} finding(s)"),
+            TimeElapsedColumn(), console=Console(file=stream), transient=False, expand=True)
         self._task: Any = None
 
     def layer(self, name: str) -> None:
@@ -71,7 +74,7 @@ class LiveDisplay(Progress):
     def step(self, operation: str, examples: int | None = None, findings: int | None = None) -> None:
         if self._task is None:
             return
-        fields: dict[str, Any] = {"operation": _shortened(operation)}
+        fields: dict[str, Any] = {"operation": operation}
         if examples is not None:
             fields["examples"] = examples
         if findings is not None:
@@ -91,7 +94,3 @@ def for_stream(stream: TextIO | None = None) -> Progress:
     stream = stream if stream is not None else sys.stderr
     isatty = getattr(stream, "isatty", None)
     return LiveDisplay(stream) if isatty is not None and isatty() else LogLines(stream)
-
-
-def _shortened(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
