@@ -5,7 +5,8 @@ An API module (`lucydream.py`, `lovlychat.py`) describes an `Api`: the request t
 state to seed through the admin API, the request wrk repeats, and the checks to run once the loads are over.
 `run_api` does the rest: start-up times, then per route a fresh genmock on its own SQLite file, warm-up,
 `--rounds` rounds alternating the floor and genmock (never loaded at the same time), the checks, and a
-`Report` that `summarize` renders.
+`Report` that `summarize` renders. With `--baseline-src DIR`, each route also gets a "genmock@baseline" run from
+another checkout's sources, prepared alike and loaded in each round right after genmock.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
+BASELINE = "genmock@baseline"  # genmock from another checkout (--baseline-src), in the report
 TARGET_RATIO = 1 / 3
 TARGET_P99_MS = 25.0
 TARGET_STARTUP_S = 0.5
@@ -157,21 +159,42 @@ def median(loads: list[Load], attribute: str) -> float:
     return statistics.median(getattr(load, attribute) for load in loads)
 
 
+def median_ratio(numerators: list[Load], denominators: list[Load]) -> float | None:
+    """The median of the per-round requests/s ratios (each round loads both, one after the other)."""
+    if not denominators:
+        return None
+    return statistics.median(top.rps / bottom.rps for top, bottom in zip(numerators, denominators, strict=True))
+
+
 @dataclass
 class RouteResult:
     route: Route
     bare: list[Load] = field(default_factory=list)  # one per round
     genmock: list[Load] = field(default_factory=list)
+    baseline: list[Load] = field(default_factory=list)  # genmock@baseline, with --baseline-src
     checks: list[Check] = field(default_factory=list)
 
     @property
-    def ratios(self) -> list[float]:
-        """genmock / bare requests/s, round by round (each round loads both, one after the other)."""
-        return [genmock.rps / bare.rps for bare, genmock in zip(self.bare, self.genmock, strict=True)]
+    def ratio(self) -> float | None:
+        """genmock / bare requests/s."""
+        return median_ratio(self.genmock, self.bare)
 
     @property
-    def ratio(self) -> float | None:
-        return statistics.median(self.ratios) if self.bare else None
+    def baseline_ratio(self) -> float | None:
+        """genmock / genmock@baseline requests/s."""
+        return median_ratio(self.genmock, self.baseline)
+
+    def servers(self) -> list[tuple[str, list[Load]]]:
+        return [("bare", self.bare), ("genmock", self.genmock), (BASELINE, self.baseline)]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Another checkout of genmock (`--baseline-src`), run from its own sources."""
+
+    src: Path
+    commit: str  # `git log -1 --format="%h %s"` there, plus whether its tracked files are modified
+    imported: str  # where `import mockserver.cli` resolved in the probe, with the servers' cwd and PYTHONPATH
 
 
 @dataclass(frozen=True)
@@ -184,6 +207,7 @@ class Environment:
     genmock_cmd: list[str]
     bare_python_s: list[float]
     import_floor_s: list[float]
+    baseline: Baseline | None = None
 
 
 @dataclass
@@ -205,15 +229,15 @@ class Report:
 
 # -- processes ---------------------------------------------------------------------------------------------
 class Process:
-    """A server subprocess, stopped by its own PID."""
+    """A server subprocess, stopped by its own PID; it imports genmock from `src` (this checkout by default)."""
 
-    def __init__(self, name: str, cmd: list[str], log: Path) -> None:
+    def __init__(self, name: str, cmd: list[str], log: Path, src: Path = REPO) -> None:
         self.name = name
         self.log = log
         self._log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.spawned_at = time.perf_counter()
         self.popen = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      env=server_env())
+                                      env=server_env(src), cwd=src)
 
     @property
     def pid(self) -> int:
@@ -243,9 +267,9 @@ class Process:
         self._log_file.close()
 
 
-def server_env() -> dict[str, str]:
+def server_env(src: Path = REPO) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
     return env
 
 
@@ -342,13 +366,18 @@ def start_bare(env: Environment, api: Api, tmp: Path, index: int) -> Server:
 
 
 class Genmock(Server):
-    """`genmock serve --api NAME` on a fresh SQLite file, and its admin API."""
+    """`genmock serve --api NAME` on a fresh SQLite file, and its admin API; with `baseline`, the same from that
+    checkout's sources (`python -m mockserver.cli` with its directory as cwd and PYTHONPATH)."""
 
-    def __init__(self, env: Environment, api: Api, tmp: Path, label: str) -> None:
+    def __init__(self, env: Environment, api: Api, tmp: Path, label: str, baseline: Baseline | None = None) -> None:
+        if baseline:
+            label = f"{label}-baseline"
         database, credentials = tmp / f"genmock-{label}.sqlite3", tmp / f"credentials-{label}.json"
-        process = Process("genmock", [*env.genmock_cmd, "serve", "--api", api.name, "--db", str(database),
-                                      "--port", "0", "--credentials-file", str(credentials)],
-                          tmp / f"genmock-{label}.log")
+        cmd = [env.python, "-m", "mockserver.cli"] if baseline else env.genmock_cmd
+        process = Process(BASELINE if baseline else "genmock",
+                          [*cmd, "serve", "--api", api.name, "--db", str(database), "--port", "0",
+                           "--credentials-file", str(credentials)],
+                          tmp / f"genmock-{label}.log", baseline.src if baseline else REPO)
         summary: dict[str, Any] = {}
 
         def base_url() -> str:
@@ -389,7 +418,27 @@ def timed_python(python: str, code: str, runs: int) -> list[float]:
     return times
 
 
-def probe_environment(python: str, startup_runs: int) -> Environment:
+def probe_baseline(python: str, src: Path) -> Baseline:
+    """The checkout's commit, and proof that a server started from it imports its sources."""
+    src = src.resolve()
+    git = ["git", "-C", str(src)]
+    try:
+        commit = subprocess.run([*git, "log", "-1", "--format=%h %s"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        modified = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                  text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise BenchError(f"--baseline-src {src}: not a git checkout of genmock ({error})") from None
+    found = subprocess.run([python, "-c", "import mockserver.cli; print(mockserver.cli.__file__)"],
+                           capture_output=True, text=True, cwd=src, env=server_env(src))
+    imported = Path(found.stdout.strip()).resolve() if found.returncode == 0 else None
+    if imported is None or not imported.is_relative_to(src):
+        raise BenchError(f"--baseline-src {src}: a server started there imports {imported} {found.stderr.strip()}")
+    return Baseline(src=src, commit=commit + (" (with uncommitted changes)" if modified else ""),
+                    imported=str(imported))
+
+
+def probe_environment(python: str, startup_runs: int, baseline_src: Path | None = None) -> Environment:
     probe = ("import importlib.util as u, platform, uvicorn; print(platform.python_version()); "
              "print('uvicorn', uvicorn.__version__, 'http=' + ('httptools' if u.find_spec('httptools') else 'h11'),"
              " 'loop=' + ('uvloop' if u.find_spec('uvloop') else 'asyncio'))")
@@ -401,7 +450,8 @@ def probe_environment(python: str, startup_runs: int) -> Environment:
     return Environment(python=python, python_version=version, uvicorn=uvicorn_info,
                        genmock_cmd=genmock_command(python),
                        bare_python_s=timed_python(python, "pass", startup_runs),
-                       import_floor_s=timed_python(python, "import starlette, uvicorn", startup_runs))
+                       import_floor_s=timed_python(python, "import starlette, uvicorn", startup_runs),
+                       baseline=probe_baseline(python, baseline_src) if baseline_src else None)
 
 
 # -- load --------------------------------------------------------------------------------------------------
@@ -467,11 +517,12 @@ def run_api(api: Api, args: argparse.Namespace, env: Environment, tmp: Path) -> 
     routes = [route for route in api.routes if not args.route or any(part in route.name for part in args.route)]
     with contextlib.ExitStack() as running:
         # start-up, one server at a time; the last floor serves the loads
-        report.startup["genmock"] = []
-        for index in range(args.startup_runs):
-            genmock = Genmock(env, api, tmp, f"{api.name}-startup-{index}")
-            genmock.stop()
-            report.startup["genmock"].append(genmock.startup_s)
+        for server, baseline in [("genmock", None), *([(BASELINE, env.baseline)] if env.baseline else [])]:
+            report.startup[server] = []
+            for index in range(args.startup_runs):
+                genmock = Genmock(env, api, tmp, f"{api.name}-startup-{index}", baseline)
+                genmock.stop()
+                report.startup[server].append(genmock.startup_s)
         report.startup["bare"] = []
         for index in range(args.startup_runs):
             bare = start_bare(env, api, tmp, index)
@@ -485,39 +536,68 @@ def run_api(api: Api, args: argparse.Namespace, env: Environment, tmp: Path) -> 
     return report
 
 
+@dataclass
+class Loaded:
+    """A genmock prepared for the route, and every load it took (warm-up included: what the checks count)."""
+
+    genmock: Genmock
+    prepared: Prepared
+    loads: list[Load] = field(default_factory=list)
+
+    def load(self, seconds: float, args: argparse.Namespace, tmp: Path) -> Load:
+        self.loads.append(wrk(self.genmock, self.prepared.target, seconds, args, tmp))
+        return self.loads[-1]
+
+    def verify(self, connections: int) -> list[Check]:
+        return self.prepared.verify(self.loads, connections)
+
+
+def prepared_genmock(route: Route, env: Environment, api: Api, tmp: Path, label: str, baseline: Baseline | None,
+                     running: contextlib.ExitStack) -> Loaded:
+    genmock = Genmock(env, api, tmp, label, baseline)
+    running.callback(genmock.stop)
+    return Loaded(genmock, route.prepare(genmock))
+
+
 def run_route(route: Route, bare: Server, api: Api, args: argparse.Namespace, env: Environment, tmp: Path,
               label: str, say: Callable[..., None]) -> RouteResult:
-    """A fresh genmock prepared for the route; warm-up, then the rounds; then the checks."""
+    """A fresh genmock (and genmock@baseline) prepared for the route; warm-up, then the rounds; then the checks."""
     result = RouteResult(route)
-    genmock = Genmock(env, api, tmp, label)
-    try:
-        prepared = route.prepare(genmock)
-        say(f"{route.name}: genmock pid {genmock.process.pid}, {genmock.base_url}")
-        loaded: list[Load] = []  # every genmock load, warm-up included: what the checks must account for
+    with contextlib.ExitStack() as running:
+        genmock = prepared_genmock(route, env, api, tmp, label, None, running)
+        say(f"{route.name}: genmock pid {genmock.genmock.process.pid}, {genmock.genmock.base_url}")
+        baseline = prepared_genmock(route, env, api, tmp, label, env.baseline, running) if env.baseline else None
+        if baseline:
+            say(f"  {BASELINE} pid {baseline.genmock.process.pid}, {baseline.genmock.base_url}")
+        order = ", then ".join(["bare Starlette"] * bool(route.bare) + ["genmock"] + [BASELINE] * bool(baseline))
         if args.warmup:
             if route.bare:
                 wrk(bare, route.bare, args.warmup, args, tmp)
-            loaded.append(wrk(genmock, prepared.target, args.warmup, args, tmp))
+            genmock.load(args.warmup, args, tmp)
+            if baseline:
+                baseline.load(args.warmup, args, tmp)
         for round_ in range(1, args.rounds + 1):
-            say(f"  round {round_}/{args.rounds}" + (": bare Starlette, then genmock" if route.bare else ""))
+            say(f"  round {round_}/{args.rounds}: {order}")
             if route.bare:
                 result.bare.append(wrk(bare, route.bare, args.duration, args, tmp))
-            result.genmock.append(wrk(genmock, prepared.target, args.duration, args, tmp))
-        loaded += result.genmock
-        result.checks = [*status_checks(result), *prepared.verify(loaded, args.connections)]
-    finally:
-        genmock.stop()
+            result.genmock.append(genmock.load(args.duration, args, tmp))
+            if baseline:
+                result.baseline.append(baseline.load(args.duration, args, tmp))
+        result.checks = [*status_checks(result), *genmock.verify(args.connections)]
+        if baseline:
+            result.checks += [replace(check, text=f"{BASELINE}: {check.text}")
+                              for check in baseline.verify(args.connections)]
     return result
 
 
 def status_checks(result: RouteResult) -> list[Check]:
     checks = []
-    for server, loads in (("bare", result.bare), ("genmock", result.genmock)):
+    for server, loads in result.servers():
         if not loads:
             continue
         requests, non_2xx = sum(load.requests for load in loads), sum(load.non_2xx for load in loads)
         errors = sum(load.socket_errors for load in loads)
-        if server == "genmock" and result.route.expect_errors:
+        if server != "bare" and result.route.expect_errors:
             checks.append(Check(f"{server} answered every invalid request 4xx ({non_2xx:,} of {requests:,}, socket "
                                 f"errors: {errors})", non_2xx == requests and errors == 0))
         else:
@@ -545,9 +625,10 @@ def summarize(report: Report) -> str:
         "`bench/bare.py`",
         f"- genmock: `{_command(env.genmock_cmd)} serve --api {api.name} --db <tmp>.sqlite3 --port 0` (SQLite file "
         "in WAL mode), started afresh for each route",
+        *_baseline_header(env, api),
         f"- load: `wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency` per server and round, "
         f"after a {args.warmup:g} s warm-up of each; {args.rounds} round(s) per route, each loading bare Starlette "
-        "then genmock, never both at once",
+        f"then genmock{f' then {BASELINE}' if env.baseline else ''}, never two at once",
         "",
         f"## Routes ({rounds})",
         "",
@@ -556,21 +637,19 @@ def summarize(report: Report) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for result in report.results:
-        bare, genmock = result.bare, result.genmock
-
-        def pair(attribute: str, form: str, bare: list[Load] = bare, genmock: list[Load] = genmock) -> str:
-            return f"{_median_or_dash(bare, attribute, form)} / {format(median(genmock, attribute), form)}"
-
+        loads = result.bare, result.genmock
         checks = "ok" if all(check.passed is not False for check in result.checks) else "**FAILED**"
-        lines.append(f"| {result.route.name} | {_median_or_dash(bare, 'rps', ',.0f')} | {median(genmock, 'rps'):,.0f} "
-                     f"| {_ratio(result.ratio)} | {pair('p50_ms', '.2f')} | {pair('p99_ms', '.2f')} "
-                     f"| {pair('cpu_us_per_request', ',.0f')} | {checks} |")
+        lines.append(f"| {result.route.name} | {_median_or_dash(result.bare, 'rps', ',.0f')} "
+                     f"| {median(result.genmock, 'rps'):,.0f} | {_ratio(result.ratio)} "
+                     f"| {_pair(*loads, 'p50_ms', '.2f')} | {_pair(*loads, 'p99_ms', '.2f')} "
+                     f"| {_pair(*loads, 'cpu_us_per_request', ',.0f')} | {checks} |")
     lines += ["", "What one genmock request does:", ""]
     lines += [f"- {result.route.name}: {result.route.what}" for result in report.results]
     lines += [
         "",
         "Server CPU is the user + system time of the server process over a load, divided by its requests: the "
         "steadiest number. The ratio is the median of the per-round ratios.",
+        *_baseline_section(report, rounds),
         "",
         "## Every load",
         "",
@@ -579,7 +658,7 @@ def summarize(report: Report) -> str:
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for result in report.results:
-        for server, loads in (("bare", result.bare), ("genmock", result.genmock)):
+        for server, loads in result.servers():
             for index, load in enumerate(loads):
                 lines.append(
                     f"| {result.route.name} | {index + 1} | {server} | {load.rps:,.0f} | {load.p50_ms:.2f} "
@@ -598,7 +677,9 @@ def summarize(report: Report) -> str:
         f"{len(report.startup['genmock'])}): genmock **{startup:.3f} s** ({_list(report.startup['genmock'])}), "
         f"bare Starlette {statistics.median(report.startup['bare']):.3f} s ({_list(report.startup['bare'])}); "
         f"floor `python -c \"import starlette, uvicorn\"` {statistics.median(env.import_floor_s):.3f} s "
-        f"({_list(env.import_floor_s)}), `python -c pass` {statistics.median(env.bare_python_s):.3f} s.",
+        f"({_list(env.import_floor_s)}), `python -c pass` {statistics.median(env.bare_python_s):.3f} s."
+        + (f" {BASELINE}: {statistics.median(report.startup[BASELINE]):.3f} s ({_list(report.startup[BASELINE])})."
+           if BASELINE in report.startup else ""),
         "",
         "## Targets (information, not a test)",
         "",
@@ -622,6 +703,40 @@ def summarize(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _baseline_header(env: Environment, api: Api) -> list[str]:
+    if not env.baseline:
+        return []
+    return [f"- {BASELINE}: commit {env.baseline.commit}, from `{env.baseline.src}`: `python -m mockserver.cli serve "
+            f"--api {api.name} --db <tmp>.sqlite3 --port 0` with that directory as cwd and PYTHONPATH (it imports "
+            f"`{env.baseline.imported}`), started afresh for each route and prepared alike through its admin API"]
+
+
+def _baseline_section(report: Report, rounds: str) -> list[str]:
+    """genmock against genmock@baseline, route by route: what the change between the two commits costs."""
+    if not report.env.baseline:
+        return []
+    lines = [
+        "",
+        f"## genmock vs {BASELINE} ({report.env.baseline.commit}; {rounds})",
+        "",
+        f"| route | {BASELINE} req/s | genmock req/s | genmock / {BASELINE} | p50 ms {BASELINE} / genmock "
+        f"| p99 ms {BASELINE} / genmock | server CPU µs/req {BASELINE} / genmock |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for result in report.results:
+        loads = result.baseline, result.genmock
+        lines.append(f"| {result.route.name} | {median(result.baseline, 'rps'):,.0f} "
+                     f"| {median(result.genmock, 'rps'):,.0f} | {_ratio(result.baseline_ratio)} "
+                     f"| {_pair(*loads, 'p50_ms', '.2f')} | {_pair(*loads, 'p99_ms', '.2f')} "
+                     f"| {_pair(*loads, 'cpu_us_per_request', ',.0f')} |")
+    return [*lines, "", f"The ratio is the median of the per-round ratios; each round loads {BASELINE} right after "
+                        "genmock, on the same route state prepared the same way."]
+
+
+def _pair(first: list[Load], second: list[Load], attribute: str, form: str) -> str:
+    return f"{_median_or_dash(first, attribute, form)} / {_median_or_dash(second, attribute, form)}"
+
+
 def _median_or_dash(loads: list[Load], attribute: str, form: str) -> str:
     return format(median(loads, attribute), form) if loads else "–"
 
@@ -632,7 +747,7 @@ def _ratio(ratio: float | None) -> str:
 
 def _noise_warning(report: Report) -> list[str]:
     noisy = sorted({result.route.name for result in report.results for load in result.bare + result.genmock
-                    if load.cores(load.other_cpu_s) > NOISE_CORES})
+                    + result.baseline if load.cores(load.other_cpu_s) > NOISE_CORES})
     if not noisy:
         return []
     return ["", f"**Warning: other processes used more than {NOISE_CORES:g} core during loads of "

@@ -6,7 +6,9 @@ Every server runs one uvicorn worker in a subprocess on a free 127.0.0.1 port, o
 route gets a fresh `genmock serve --api NAME` on its own SQLite file (WAL), seeded through the admin API, with
 full request validation and real state; the floor (`bench/bare.py`) parses the request and answers JSON of
 the same shape, with no validation and no state. Afterwards the bench checks that the loads measured what
-they claim (only 2xx, one ledger debit per paid answer, state as prepared).
+they claim (only 2xx, one ledger debit per paid answer, state as prepared). With `--baseline-src DIR` (a
+checkout of another commit), each route also gets a genmock run from DIR's sources, loaded right after genmock in
+each round: the report gives genmock / genmock@baseline too.
 
 Writes `bench/results/<api>.md` per API. Exits 0 whether or not the targets are met, 1 when the run itself
 broke (a server did not start, answered errors, or a check failed), 2 when wrk is missing.
@@ -42,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="alternate bare / genmock loads this many times per route; report medians (default 1)")
     parser.add_argument("--startup-runs", type=int, default=3,
                         help="start-up measurements per server and API (default 3)")
+    parser.add_argument("--baseline-src", type=Path, metavar="DIR",
+                        help="also load, per route and round right after genmock, a genmock run from the sources of "
+                             "this checkout of another commit (e.g. `git worktree add /tmp/genmock-base COMMIT`)")
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter that runs both servers (default: this one), e.g. another venv's")
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results",
@@ -57,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     broken = []
     with tempfile.TemporaryDirectory(prefix="genmock-bench-") as tmp:
         try:
-            env = probe_environment(args.python, args.startup_runs)
+            env = probe_environment(args.python, args.startup_runs, args.baseline_src)
             if not args.quiet:
                 print(f"python {env.python_version}, {env.uvicorn}; {args.rounds} round(s) of wrk -t{args.threads} "
                       f"-c{args.connections} -d{args.duration:g}s per server and route after {args.warmup:g} s warm-up")
+                if env.baseline:
+                    print(f"genmock@baseline: {env.baseline.commit}, imports {env.baseline.imported}")
             for api in APIS.values() if args.api == "all" else [APIS[args.api]]:
                 report = run_api(api, args, env, Path(tmp))
                 text = summarize(report)
