@@ -38,8 +38,8 @@ log = logging.getLogger("genmock")
 
 BODY_TIMEOUT = 30.0  # seconds for a whole request body to arrive (then 408)
 MAX_DEPTH = 64  # JSON nesting (no request schema comes close)
-# a JSON escape or a (CESU-8) encoding of a UTF-16 surrogate: only then can a lone one be in the text
-_SURROGATE = re.compile(rb"\\u[dD][89abcdefABCDEF]|\xed[\xa0-\xbf]")
+# a JSON escape of a UTF-16 surrogate: only then can a lone one be in the text
+_SURROGATE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 
 
 class ErrorFormat(Protocol):
@@ -252,7 +252,7 @@ def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+        value = _DECODER.decode(raw.decode("utf-8"))  # JSON is UTF-8 (RFC 8259); CESU-8 surrogates fail here
     except RecursionError:
         raise ValueError("nested too deeply") from None
     if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth_exceeds(value, MAX_DEPTH):
@@ -271,6 +271,9 @@ def _finite(text: str) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{text} is out of range")
     return number
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)  # one: building it costs µs
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:

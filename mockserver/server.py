@@ -53,7 +53,10 @@ class ApiApp:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        await self._app(scope, receive, send)
+        if any(name == b"origin" for name, _ in scope["headers"]):
+            await self._app(scope, receive, send)  # CORS
+        else:
+            await self._route(scope, receive, send)  # not a browser's cross-origin call: no CORS work
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]

@@ -3,6 +3,7 @@ ids never reused, the admin token kept with the state, limits on the request hea
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from mockserver.engine import Engine
 from tests.servers import running_mock
 
 JOB = {"kind": "image", "variant": "standard", "prompt": "Aiko", "characterId": "char_aiko"}
@@ -115,3 +117,21 @@ def test_a_request_head_past_the_limit_is_431_and_the_server_keeps_serving() -> 
         assert answer.startswith(b"HTTP/1.1 431"), answer
         status, _ = call("GET", f"{base}/v1/pricing", authorization="Bearer lc_demo_key_0123456789abcdef")
         assert status == 200
+
+
+def test_a_read_waits_for_no_commit_and_a_write_for_exactly_one(tmp_path: Path) -> None:
+    engine = Engine.open(str(tmp_path / "state.sqlite3"), seed=1)
+    try:
+        tenant = engine.tenants.create("test", "t", ["key-1"], balance=1_000).id
+        engine.store.commit()
+        with engine.store.transaction():
+            engine.ledger.balance(tenant)
+            engine.store.get_setting("seed")
+        assert not engine.store.pending  # a read-only request is answered at once
+        with engine.store.transaction():
+            engine.ledger.debit(tenant, 100, "paid")
+        assert engine.store.pending
+        asyncio.run(engine.store.durable())
+        assert not engine.store.pending
+    finally:
+        engine.store.close()

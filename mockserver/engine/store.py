@@ -96,6 +96,7 @@ class Store:
         self._owner: object = None  # the asyncio task (or thread) inside the outermost transaction
         self._changes_at: list[int] = []  # per open savepoint: total_changes when it began
         self._open = False  # whether the long transaction holding completed transactions is open
+        self._committed_changes = 0  # total_changes at the last COMMIT: more since then = something to write
         self._forget_listeners: list[Callable[[], None]] = []
         self._transaction = _Transaction(self)
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
@@ -119,8 +120,8 @@ class Store:
 
     @property
     def pending(self) -> bool:
-        """Whether completed transactions are waiting to be committed."""
-        return self._open and self.path != ":memory:"
+        """Whether completed transactions wrote something not yet committed (reads alone leave nothing)."""
+        return self._open and self._db.total_changes != self._committed_changes and self.path != ":memory:"
 
     def commit(self) -> None:
         """Write what completed transactions changed (a no-op while a transaction is under way)."""
@@ -128,6 +129,7 @@ class Store:
             if self._open and self._depth == 0:
                 self._db.execute("COMMIT")
                 self._open = False
+                self._committed_changes = self._db.total_changes
 
     async def durable(self) -> None:
         """Return once everything completed so far is committed: the group commit that contains it.
