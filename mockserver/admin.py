@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 
 from starlette.requests import Request
@@ -53,7 +54,7 @@ class ProblemErrors:
                        violations=[{"field": v.field, "in": v.location, "message": v.message} for v in violations])
 
     def limit_exceeded(self, request: Request, status: int, message: str) -> Response:
-        return problem(status, "Payload Too Large" if status == 413 else "Request Timeout", message)
+        return problem(status, HTTPStatus(status).phrase, message)
 
     def internal(self, request: Request) -> Response:
         return problem(500, "Internal Server Error", "the admin operation failed; see the server log")

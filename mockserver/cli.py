@@ -176,10 +176,10 @@ async def _serve_all(served: list[tuple[Any, socket.socket]]) -> None:
         def capture_signals(self):  # type: ignore[no-untyped-def]
             yield  # signals are handled once for all servers below
 
-    from mockserver.http_limits import LimitedHttpToolsProtocol
+    from mockserver.http_limits import protocol_for
 
     servers = [Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                     http=LimitedHttpToolsProtocol)) for app, _ in served]
+                                     http=protocol_for(app.refusal))) for app, _ in served]
 
     def stop() -> None:
         for server in servers:

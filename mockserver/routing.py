@@ -365,11 +365,14 @@ def _coerce(value: Any, schema: dict[str, Any]) -> Any:
         return [_coerce(item, schema.get("items", {})) for item in items]
     if isinstance(value, list):
         value = value[-1]
+    if kind in ("integer", "number") and (not value.isascii() or "_" in value):
+        return value  # Python's int() and float() also read "5_0" and non-ASCII digits; HTTP clients do not
     try:
         if kind == "integer":
             return int(value)
         if kind == "number":
-            return float(value)
+            number = float(value)
+            return number if math.isfinite(number) else value
     except ValueError:
         return value
     if kind == "boolean" and value in ("true", "false"):

@@ -7,6 +7,7 @@ import ipaddress
 import re
 from functools import cache
 
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,6 +30,7 @@ def compiled(name: str) -> CompiledSpec:
     return compile_spec(name)
 
 
+_NO_REQUEST: Scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
 LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"  # CORS default: web apps in development
 
 
@@ -45,7 +47,7 @@ class ApiApp:
                                 self.context, engine.store)
         self.admin_from_anywhere = admin_from_anywhere
         # browsers may call the API from the allowed origins: preflights answered, CORS headers on answers
-        self._app = CORSMiddleware(self._route, allow_methods=["*"], allow_headers=["*"], expose_headers=["*"],
+        self._app = _Cors(self._route, allow_methods=["*"], allow_headers=["*"], expose_headers=["*"],
                                    allow_origins=cors_origins or (),
                                    allow_origin_regex=None if cors_origins else LOCAL_ORIGINS, max_age=600)
 
@@ -72,6 +74,10 @@ class ApiApp:
         else:
             await self.api(scope, receive, send)
 
+    def refusal(self, status: int, message: str) -> Response:
+        """A refusal made before any route is known (the request head is too large, too slow, not HTTP)."""
+        return self.dialect.errors.limit_exceeded(Request(_NO_REQUEST), status, message)
+
     def asset(self, request: Request, name: str) -> Response:
         found = _ASSET_FILE.match(name)
         asset = self.context.engine.assets.get(found["id"]) if found else None
@@ -82,6 +88,20 @@ class ApiApp:
             return self.dialect.errors.no_route(request)
         return Response(content, media_type=media_type,
                         headers={"cache-control": "public, max-age=31536000, immutable"})
+
+
+class _Cors(CORSMiddleware):
+    """Starlette's CORS, except that a preflight it refuses is answered by the API itself (in its own error
+    format, without CORS headers, so the browser refuses the call), not with a plain-text 400."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+            headers = Headers(scope=scope)
+            if "origin" in headers and "access-control-request-method" in headers:
+                response = self.preflight_response(request_headers=headers)
+                await (response if response.status_code == 200 else self.app)(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def _utf8(text: str) -> bytes:

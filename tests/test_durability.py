@@ -4,6 +4,7 @@ ids never reused, the admin token kept with the state, limits on the request hea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -102,19 +103,33 @@ def test_the_admin_token_is_kept_with_the_state_and_written_privately(tmp_path: 
     assert json.loads(credentials.read_text())["admin_token"] == "gm_admin_from_the_environment"
 
 
-def test_a_request_head_past_the_limit_is_431_and_the_server_keeps_serving() -> None:
+def _exchange(base: str, chunks: list[bytes]) -> bytes:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        for chunk in chunks:
+            try:
+                connection.sendall(chunk)
+            except OSError:
+                break
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := connection.recv(65536):
+                answer += chunk
+    return answer
+
+
+def test_heads_past_the_limit_and_non_http_are_refused_in_the_apis_format() -> None:
     with running_mock() as served:
         base = served["apis"]["lovlychat"]["base_url"]
-        host, port = base.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=10) as connection:
-            connection.sendall(b"GET /v1/pricing HTTP/1.1\r\nhost: x\r\nx-filler: ")
-            for _ in range(20):
-                try:
-                    connection.sendall(b"a" * 10_000)
-                except OSError:
-                    break
-            answer = connection.recv(200)
-        assert answer.startswith(b"HTTP/1.1 431"), answer
+        long_header = [b"GET /v1/pricing HTTP/1.1\r\nhost: x\r\nx-filler: ", *[b"a" * 10_000] * 7]
+        long_target = [b"GET /v1/pricing?" + b"a" * 70_000 + b" HTTP/1.1\r\nhost: x\r\n\r\n"]
+        for chunks, status, code in ((long_header, b"431", "headers_too_large"), (long_target, b"431",
+                                     "headers_too_large"), ([b"\x00\x01 not http\r\n\r\n"], b"400", "invalid_request")):
+            answer = _exchange(base, chunks)
+            assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
+            assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == code
+        lucydream = _exchange(served["apis"]["lucydream"]["base_url"], long_header)
+        assert json.loads(lucydream.split(b"\r\n\r\n", 1)[1])["error"]
         status, _ = call("GET", f"{base}/v1/pricing", authorization="Bearer lc_demo_key_0123456789abcdef")
         assert status == 200
 

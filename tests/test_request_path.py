@@ -184,6 +184,10 @@ def test_browsers_on_localhost_may_call_the_api(mock: InProcessMock) -> None:
     assert answer.headers["access-control-allow-origin"] == "http://127.0.0.1:3000"
     elsewhere = client.get("/v1/pricing", headers={"origin": "https://evil.example", **LOVLYCHAT_KEY})
     assert "access-control-allow-origin" not in elsewhere.headers
+    refused = client.options(LOVLYCHAT_JOBS, headers={"origin": "https://evil.example",
+                                                      "access-control-request-method": "POST"})
+    assert refused.status_code == 405 and refused.json()["error"]["code"] == "method_not_allowed"
+    assert "access-control-allow-origin" not in refused.headers
 
 
 # -- the clock may jump either way ------------------------------------------------------------------------
@@ -237,3 +241,9 @@ def test_a_bug_around_the_handler_still_answers_in_the_apis_format(mock: InProce
     monkeypatch.setattr(routing, "_query", broken)
     response = mock.client("lovlychat", **LOVLYCHAT_KEY).get("/v1/generation/gallery?limit=2")
     assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
+
+
+@pytest.mark.parametrize("query", ["limit=5_0", "limit=%D9%A3", "cursor=bmFu", "cursor=aW5mfGFzdF94"])
+def test_numbers_and_cursors_only_an_http_client_would_send_are_taken(mock: InProcessMock, query: str) -> None:
+    response = mock.client("lovlychat", **LOVLYCHAT_KEY).get(f"/v1/generation/gallery?{query}")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"

@@ -10,6 +10,8 @@ from starlette.responses import Response
 from mockserver.routing import json_response
 from mockserver.spec import Violation
 
+LIMIT_CODES = {408: "request_timeout", 413: "payload_too_large", 431: "headers_too_large"}
+
 
 def error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
           headers: dict[str, str] | None = None) -> Response:
@@ -52,7 +54,7 @@ class LovlyChatErrors:
                      f"{len(details)} problems with the request.", details)
 
     def limit_exceeded(self, request: Request, status: int, message: str) -> Response:
-        return error(status, "payload_too_large" if status == 413 else "request_timeout", message)
+        return error(status, LIMIT_CODES.get(status, "invalid_request"), message)
 
     def internal(self, request: Request) -> Response:
         return error(500, "internal_error", "Something went wrong on our side.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Any
 
 from starlette.responses import Response
@@ -135,7 +136,8 @@ def encode_cursor(asset: Asset) -> str:
 def decode_cursor(cursor: str) -> tuple[float, str] | None:
     try:
         created_at, _, asset_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
-        return float(created_at), asset_id
+        moment = float(created_at)
+        return (moment, asset_id) if math.isfinite(moment) and asset_id else None
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
 
