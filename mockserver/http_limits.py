@@ -19,10 +19,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers together (nginx: 4 x 8 KiB buffers; Node.js: 16 KiB)
 HEAD_TIMEOUT = 10.0  # seconds from the first byte of a request to the end of its headers
 
-Render = Callable[[int, str], Response]  # (status, message) -> the API's error answer
+Render = Callable[[int, str, str], Response]  # (status, message, path so far) -> the API's error answer
 
 
-def _plain(status: int, message: str) -> Response:
+def _plain(status: int, message: str, path: str) -> Response:
     return PlainTextResponse(message, status_code=status)
 
 
@@ -33,10 +33,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._in_head = True  # between requests and while a request's head arrives
         self._head_bytes = 0
+        self._head_start = b""  # the first bytes of the head: the request line's path tells whose format
         self._head_timer: asyncio.TimerHandle | None = None
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
+            if len(self._head_start) < 256:
+                self._head_start += data[:256]
             end = data.find(b"\r\n\r\n")
             self._head_bytes += len(data) if end < 0 else end + 4  # not the body that may follow in `data`
             if self._head_bytes > MAX_HEAD_BYTES:
@@ -56,7 +59,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._in_head, self._head_bytes = True, 0
+        self._in_head, self._head_bytes, self._head_start = True, 0, b""
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._end_of_head()
@@ -72,7 +75,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._end_of_head()
         if self.transport.is_closing():
             return
-        response = self.render(status, message)
+        target = self._head_start.split(b" ", 2)[1:2]
+        response = self.render(status, message, target[0].decode("latin-1") if target else "/")
         head = [b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())]
         head += [name + b": " + value + b"\r\n" for name, value in response.raw_headers if name != b"connection"]
         self.transport.write(b"".join([*head, b"connection: close\r\n\r\n", response.body]))

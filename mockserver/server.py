@@ -74,9 +74,11 @@ class ApiApp:
         else:
             await self.api(scope, receive, send)
 
-    def refusal(self, status: int, message: str) -> Response:
-        """A refusal made before any route is known (the request head is too large, too slow, not HTTP)."""
-        return self.dialect.errors.limit_exceeded(Request(_NO_REQUEST), status, message)
+    def refusal(self, status: int, message: str, path: str) -> Response:
+        """A refusal made before the request is complete (its head too large, too slow, or not HTTP), in the
+        format of the API, or of the admin API if the path so far is under its prefix."""
+        errors = self.admin.errors if path.startswith(ADMIN_PREFIX) else self.dialect.errors
+        return errors.limit_exceeded(Request(_NO_REQUEST), status, message)
 
     def asset(self, request: Request, name: str) -> Response:
         found = _ASSET_FILE.match(name)

@@ -128,6 +128,8 @@ def test_heads_past_the_limit_and_non_http_are_refused_in_the_apis_format() -> N
             answer = _exchange(base, chunks)
             assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
             assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == code
+        admin = _exchange(base, [b"GET /__genmock/state HTTP/1.1\r\nx-filler: ", *[b"a" * 10_000] * 7])
+        assert b"application/problem+json" in admin and json.loads(admin.split(b"\r\n\r\n", 1)[1])["status"] == 431
         lucydream = _exchange(served["apis"]["lucydream"]["base_url"], long_header)
         assert json.loads(lucydream.split(b"\r\n\r\n", 1)[1])["error"]
         status, _ = call("GET", f"{base}/v1/pricing", authorization="Bearer lc_demo_key_0123456789abcdef")
