@@ -9,9 +9,10 @@ from urllib.parse import quote
 
 import httpx
 
+import genmock_specs
 from contracts.curl import Transcript
 
-SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
+SPECS_DIR = genmock_specs.DIR
 ADMIN_PREFIX = "/__genmock"
 
 
@@ -35,7 +36,7 @@ class Target:
 
     @property
     def spec_path(self) -> Path:
-        return self.spec or SPECS_DIR / f"{self.api}.yaml"
+        return self.spec or genmock_specs.path(f"{self.api}.yaml")
 
     @property
     def root(self) -> str:

@@ -10,13 +10,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
 import yaml
 
-SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
+import genmock_specs
+
+SPECS_DIR = genmock_specs.DIR
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # OpenAPI keywords that JSON Schema (draft 4) does not know; they never constrain a request
 _ANNOTATIONS = {"example", "examples", "discriminator", "readOnly", "writeOnly", "xml", "externalDocs", "deprecated"}
@@ -97,7 +98,7 @@ class CompiledSpec:
 def load_document(name: str) -> dict[str, Any]:
     """The parsed spec `specs/<name>` (e.g. "lucydream.yaml")."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with open(SPECS_DIR / name, encoding="utf-8") as handle:
+    with open(genmock_specs.path(name), encoding="utf-8") as handle:
         return yaml.load(handle, Loader=loader)
 
 
