@@ -15,15 +15,19 @@ from typing import Any
 
 
 @contextmanager
-def running_mock(*args: str, launcher: tuple[str, ...] = ("-m", "mockserver.cli"),
+def running_mock(*args: str, launcher: tuple[str, ...] = ("-m", "mockserver.cli"), program: list[str] | None = None,
+                 cwd: Path | None = None, env: dict[str, str] | None = None,
                  timeout: float = 20.0) -> Iterator[dict[str, Any]]:
-    """Yield the credentials JSON of a freshly started mock; `launcher` lets tests start a variant."""
+    """Yield the credentials JSON of a freshly started mock; `launcher` lets tests start a variant (run by this
+    interpreter), `program` another `genmock` altogether (e.g. an installed one, run in `cwd` with `env`)."""
     with tempfile.TemporaryDirectory() as folder:
         credentials = Path(folder) / "credentials.json"
-        command = [sys.executable, *launcher, "serve", "--port", "0", "--credentials-file", str(credentials), *args]
+        command = [*(program or [sys.executable, *launcher]), "serve", "--port", "0", "--credentials-file",
+                   str(credentials), *args]
         if "--db" not in args:
             command += ["--db", ":memory:"]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd,
+                                   env=env, stdin=subprocess.DEVNULL)
         try:
             data = _wait_until_serving(process, credentials, timeout)
             data["process"] = process

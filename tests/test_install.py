@@ -12,16 +12,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.servers import running_mock
 
 REPO = Path(__file__).resolve().parents[1]
 # what the wheel is built from; copied, so that the build leaves nothing (build/, *.egg-info) in the checkout
@@ -102,7 +98,8 @@ def test_check_help_needs_no_extras(installed: Installed) -> None:
 
 
 def test_serve_then_check_from_the_installed_package(installed: Installed) -> None:
-    with _serving(installed, "lucydream") as served:
+    with running_mock("--api", "lucydream", program=[str(installed.bin / "genmock")], cwd=installed.workdir,
+                      env=_clean_env(), timeout=30) as served:
         lucydream = served["apis"]["lucydream"]
         result = installed.run("genmock", "check", "--api", "lucydream", "--base-url", lucydream["base_url"],
                                "--admin-token", served["admin_token"], "--layers", "responses",
@@ -110,46 +107,3 @@ def test_serve_then_check_from_the_installed_package(installed: Installed) -> No
     output = result.stdout + result.stderr
     assert "Traceback" not in output and "FileNotFoundError" not in output, output
     assert result.returncode == 0, output
-
-
-@contextmanager
-def _serving(installed: Installed, api: str, timeout: float = 30.0) -> Iterator[dict[str, Any]]:
-    """The credentials JSON of the installed `genmock serve` of `api`, started on any free port."""
-    credentials = installed.workdir / "credentials.json"
-    log = installed.workdir / "serve.log"
-    credentials.unlink(missing_ok=True)
-    with open(log, "w", encoding="utf-8") as output:
-        process = subprocess.Popen([str(installed.bin / "genmock"), "serve", "--port", "0", "--db", ":memory:",
-                                    "--credentials-file", str(credentials), "--api", api],
-                                   cwd=installed.workdir, env=_clean_env(), stdout=output, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"genmock serve exited with {process.returncode}:\n{log.read_text()}")
-            if credentials.exists() and credentials.stat().st_size:
-                served = json.loads(credentials.read_text())
-                if all(_answers(entry["base_url"]) for entry in served["apis"].values()):
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"genmock serve did not start within {timeout} s:\n{log.read_text()}")
-            time.sleep(0.05)
-        yield served
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _answers(base_url: str) -> bool:
-    try:
-        urllib.request.urlopen(f"{base_url}/__genmock/state", timeout=1)
-    except urllib.error.HTTPError:
-        return True  # 401 without the token: the server is up
-    except OSError:
-        return False
-    return True
