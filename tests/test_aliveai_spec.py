@@ -25,7 +25,7 @@ from openapi_spec_validator import validate
 from mockserver.spec import compile_spec, load_document, to_json_schema
 
 SPEC = "aliveai.yaml"
-ASYNCAPI = "aliveai.asyncapi.yml"
+ASYNCAPI = "aliveai.asyncapi.yaml"
 PROVENANCE = {"documented", "observed", "inferred"}
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # The Lora Resource is in the newer published docs only; its paths are decided in the spec

@@ -9,7 +9,8 @@ from mockserver import dialects
 from mockserver.admin import HANDLERS as ADMIN_HANDLERS
 from mockserver.spec import SPECS_DIR, compile_spec, load_document
 
-SPEC_FILES = sorted(path.name for path in SPECS_DIR.glob("*.yaml"))
+# the OpenAPI documents (an AsyncAPI document, *.asyncapi.yaml, describes websockets beside one of them)
+SPEC_FILES = sorted(path.name for path in SPECS_DIR.glob("*.yaml") if not path.name.endswith(".asyncapi.yaml"))
 PROVENANCE = {"documented", "observed", "inferred"}
 
 
