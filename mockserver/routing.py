@@ -165,7 +165,7 @@ class SpecRouter:
         principal = None
         if operation.security:  # before the body is read: a stranger's body is not worth reading
             principal = self.authenticate(_credential(request, operation.security) or "")
-            if principal is None:
+            if principal is None and () not in operation.security:
                 return self.errors.unauthorized(request)
         try:
             # an operation without a request body ignores one (uvicorn drains it unread)
@@ -314,6 +314,8 @@ def _credential(request: Request, alternatives: tuple[tuple[SecurityScheme, ...]
                 value = token.strip() if kind.lower() == "bearer" else None
             elif scheme.kind == "header":
                 value = request.headers.get(scheme.key)
+                if scheme.prefix and value is not None:
+                    value = value[len(scheme.prefix):].strip() if value.startswith(scheme.prefix) else None
             elif scheme.kind == "query":
                 value = request.query_params.get(scheme.key)
             else:

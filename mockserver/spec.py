@@ -55,6 +55,7 @@ class SecurityScheme:
     name: str
     kind: str  # "header" | "query" | "cookie" | "bearer"
     key: str  # header/query/cookie name; "authorization" for bearer
+    prefix: str = ""  # what the value starts with, when the credential shares a header (`Key ` of AliveAI)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ class Operation:
     body_schema: dict[str, Any] | None  # as JSON Schema, with the spec's schemas under "definitions"
     body_branches: tuple[BodyBranch, ...]
     body_defaults: dict[str, Any]
-    security: tuple[tuple[SecurityScheme, ...], ...]  # alternatives; () = no credentials needed
+    security: tuple[tuple[SecurityScheme, ...], ...]  # alternatives; () = no credentials needed; an empty
+    # alternative among others (`security: [{}, {key: []}]`): credentials are optional
     responses: dict[str, Any]
     max_body_bytes: int = MIN_BODY_LIMIT  # a longer body is refused (413) before it is read
 
@@ -163,7 +165,8 @@ def _security_schemes(document: dict[str, Any]) -> dict[str, SecurityScheme]:
     for name, raw in document.get("components", {}).get("securitySchemes", {}).items():
         scheme = resolve(document, raw)
         if scheme["type"] == "apiKey":
-            schemes[name] = SecurityScheme(name, scheme["in"], scheme["name"].lower())
+            schemes[name] = SecurityScheme(name, scheme["in"], scheme["name"].lower(),
+                                           scheme.get("x-genmock-credential-prefix", ""))
         elif scheme["type"] == "http" and scheme.get("scheme", "").lower() == "bearer":
             schemes[name] = SecurityScheme(name, "bearer", "authorization")
         else:
