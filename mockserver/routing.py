@@ -144,7 +144,7 @@ class SpecRouter:
         request = Request(scope, receive)
         try:
             response = await self.dispatch(request)
-        except Exception:  # a bug before or around the handler still answers in the API's format
+        except Exception:  # a bug, in a handler or around it, still answers in the API's format
             log.exception("%s %s failed", request.method, scope["path"])
             response = self.errors.internal(request)
         # nothing leaves before what it acknowledges, or could have seen, is committed (a no-op when nothing
@@ -191,8 +191,9 @@ class SpecRouter:
         return await self._handle(call, handler)
 
     async def _handle(self, call: Call, handler: Handler) -> Response:
-        """Run the handler in one transaction: an answer of 400 or above, or anything raised, undoes every
-        write it made (unless the handler says otherwise: an armed fault that fired stays spent)."""
+        """Run the handler in one transaction: an answer of 400 or above, or anything raised (answered 500 by
+        `__call__`), undoes every write it made (unless the handler says otherwise: an armed fault that fired
+        stays spent)."""
         try:
             with self.store.transaction():
                 response = await handler(call)
@@ -200,9 +201,6 @@ class SpecRouter:
                     raise _Undo(response)
         except _Undo as undo:
             return undo.response
-        except Exception:
-            log.exception("handler %s failed", call.operation.operation_id)
-            return self.errors.internal(call.request)
         return response
 
 
@@ -222,9 +220,10 @@ class BodyRefused(Exception):
 
 async def read_body(request: Request, limit: int, timeout: float = BODY_TIMEOUT) -> bytes:
     """The whole body, read in linear time; BodyRefused (413) past `limit` bytes, (408) past `timeout` s."""
+    too_large = BodyRefused(413, f"the body is larger than this operation's limit of {limit} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise BodyRefused(413, f"the body is larger than this operation's limit of {limit} bytes")
+        raise too_large
     chunks: list[bytes] = []
     size = 0
     try:
@@ -234,7 +233,7 @@ async def read_body(request: Request, limit: int, timeout: float = BODY_TIMEOUT)
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
-                    raise BodyRefused(413, f"the body is larger than this operation's limit of {limit} bytes")
+                    raise too_large
                 chunks.append(chunk)
                 if not message.get("more_body"):
                     break

@@ -48,17 +48,14 @@ class ApiApp:
         self.admin_from_anywhere = admin_from_anywhere
         # browsers may call the API from the allowed origins: preflights answered, CORS headers on answers
         self._app = _Cors(self._route, allow_methods=["*"], allow_headers=["*"], expose_headers=["*"],
-                                   allow_origins=cors_origins or (),
-                                   allow_origin_regex=None if cors_origins else LOCAL_ORIGINS, max_age=600)
+                          allow_origins=cors_origins or (), allow_origin_regex=None if cors_origins else LOCAL_ORIGINS,
+                          max_age=600)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        if any(name == b"origin" for name, _ in scope["headers"]):
-            await self._app(scope, receive, send)  # CORS
-        else:
-            await self._route(scope, receive, send)  # not a browser's cross-origin call: no CORS work
+        await self._app(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -93,13 +90,17 @@ class ApiApp:
 
 
 class _Cors(CORSMiddleware):
-    """Starlette's CORS, except that a preflight it refuses is answered by the API itself (in its own error
-    format, without CORS headers, so the browser refuses the call), not with a plain-text 400."""
+    """Starlette's CORS, except that a request without an Origin (not a browser's cross-origin call) costs no
+    CORS work, and a preflight it refuses is answered by the API itself (in its own error format, without CORS
+    headers, so the browser refuses the call), not with a plain-text 400."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not any(name == b"origin" for name, _ in scope["headers"]):
+            await self.app(scope, receive, send)
+            return
         if scope["type"] == "http" and scope["method"] == "OPTIONS":
             headers = Headers(scope=scope)
-            if "origin" in headers and "access-control-request-method" in headers:
+            if "access-control-request-method" in headers:
                 response = self.preflight_response(request_headers=headers)
                 await (response if response.status_code == 200 else self.app)(scope, receive, send)
                 return

@@ -23,20 +23,18 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
 import jsonschema
 import pytest
-import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from mockserver import dialects
+from mockserver.spec import load_document, resolve
 from tests.inprocess import ADMIN_TOKEN, InProcessMock
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
 ADMIN_SPEC = "admin.yaml"
 ADMIN_PREFIX = "/__genmock/"
 # each API's error bodies for statuses the router answers on any route (404, 405, 408, 413, ...)
@@ -52,7 +50,7 @@ ID_PREFIXES = {"tn_": "tenant", "job_": "job", "ast_": "asset", "": "model"}  # 
 # -- the specs -------------------------------------------------------------------------------------------
 @cache
 def document(name: str) -> dict[str, Any]:
-    return yaml.safe_load((SPECS / name).read_text(encoding="utf-8"))
+    return load_document(name)
 
 
 def deref(doc: dict[str, Any], node: Any, seen: frozenset[str] = frozenset()) -> Any:
@@ -60,12 +58,7 @@ def deref(doc: dict[str, Any], node: Any, seen: frozenset[str] = frozenset()) ->
     if isinstance(node, dict):
         if "$ref" in node:
             ref = node["$ref"]
-            if ref in seen:
-                return {}
-            target: Any = doc
-            for part in ref.removeprefix("#/").split("/"):
-                target = target[part.replace("~1", "/").replace("~0", "~")]
-            return deref(doc, target, seen | {ref})
+            return {} if ref in seen else deref(doc, resolve(doc, node), seen | {ref})
         return {key: deref(doc, value, seen) for key, value in node.items()}
     if isinstance(node, list):
         return [deref(doc, item, seen) for item in node]

@@ -120,7 +120,8 @@ class Jobs:
     def settle(self, api: str) -> list[Job]:
         """Apply every start, completion and failure due by now; return the jobs that changed."""
         now = self._clock.now()
-        if now < self._latest_now.get(api, float("-inf")) or api not in self._latest_now:
+        latest = self._latest_now.get(api)
+        if latest is None or now < latest:  # the clock went back, or this process has not looked yet
             self._follow_clock_back(api, now)
         self._latest_now[api] = now
         if now < self._next_event.get(api, float("-inf")):

@@ -155,8 +155,7 @@ class Store:
         running = asyncio.get_running_loop()
         for loop, waiter in waiters:
             if loop is running:
-                if not waiter.done():
-                    waiter.set_result(None)
+                _settle_waiter(waiter)
             else:
                 loop.call_soon_threadsafe(_settle_waiter, waiter)
 
