@@ -14,7 +14,7 @@ from starlette.responses import Response
 from mockserver.context import ApiContext
 from mockserver.engine.clock import iso
 from mockserver.engine.ledger import Entry, from_amount, to_amount
-from mockserver.engine.tenants import DuplicateCredential, Tenant
+from mockserver.engine.tenants import DuplicateCredential, DuplicateLogin, Tenant
 from mockserver.routing import Call, Handler, json_response
 from mockserver.spec import Violation
 
@@ -69,8 +69,11 @@ def bad_field(field: str, message: str) -> Response:
 def tenant_view(context: ApiContext, tenant: Tenant) -> dict[str, Any]:
     engine = context.engine
     engine.jobs.settle(context.dialect.name)  # refunds of jobs that failed by now are in the balance
-    return {"id": tenant.id, "name": tenant.name, "balance": from_amount(engine.ledger.balance(tenant.id)),
+    view = {"id": tenant.id, "name": tenant.name, "balance": from_amount(engine.ledger.balance(tenant.id)),
             "credentials": engine.tenants.credentials(tenant)}
+    if context.dialect.account is not None:
+        view["account"] = context.dialect.account(tenant)
+    return view
 
 
 def entry_view(entry: Entry) -> dict[str, Any]:
@@ -114,7 +117,11 @@ async def list_tenants(call: Call) -> Response:
 async def create_tenant(call: Call) -> Response:
     context: ApiContext = call.context
     body = call.body or {}
-    credentials = body.get("credentials") or [context.new_credential()]
+    login = {key: body[key] for key in ("email", "password") if key in body}
+    if login and context.dialect.create_tenant is None:
+        return bad_field(next(iter(login)), f"{context.dialect.title} has no logins, only keys")
+    # an API with its own tenants (AliveAI's users) makes its own kind of key when none is given
+    credentials = body.get("credentials") or ([] if context.dialect.create_tenant else [context.new_credential()])
     repeated = _repeated(credentials)
     if repeated is not None:
         return bad_field("credentials", f"credential {repeated!r} is listed more than once")
@@ -123,10 +130,11 @@ async def create_tenant(call: Call) -> Response:
         if reason:
             return problem(400, "Bad Request", f"credential {credential!r}: {reason}")
     try:
-        tenant = context.engine.tenants.create(context.dialect.name, body.get("name") or "tenant", credentials,
-                                               balance=to_amount(body.get("balance", 0)))
+        tenant = context.create_tenant(body.get("name") or "tenant", credentials, body.get("balance", 0), login)
     except DuplicateCredential as duplicate:
         return problem(409, "Conflict", f"credential {duplicate} already belongs to a tenant")
+    except DuplicateLogin as duplicate:
+        return problem(409, "Conflict", f"email {duplicate} already belongs to a tenant")
     return json_response(201, tenant_view(context, tenant))
 
 
@@ -202,6 +210,7 @@ async def set_clock(call: Call) -> Response:
     if advance:
         clock.advance(advance)
     call.context.engine.jobs.settle(call.context.dialect.name)  # what the new time makes due happens now
+    call.context.engine.events.notify()  # followers of the state (websockets, held answers) look again
     return json_response(200, clock_view(call.context))
 
 
@@ -256,11 +265,11 @@ async def get_config(call: Call) -> Response:
 async def update_config(call: Call) -> Response:
     context: ApiContext = call.context
     defaults = context.dialect.defaults
-    for group in ("prices", "durations"):
-        unknown = set(call.body.get(group, {})) - set(defaults[group])
+    for group in ("prices", "durations", "limits"):
+        unknown = set(call.body.get(group, {})) - set(defaults.get(group, {}))
         if unknown:
             return problem(400, "Bad Request", f"unknown {group}: {', '.join(sorted(unknown))}; "
-                                               f"known: {', '.join(sorted(defaults[group]))}")
+                                               f"known: {', '.join(sorted(defaults.get(group, {}))) or 'none'}")
     context.update_config(call.body)
     return json_response(200, context.config())
 

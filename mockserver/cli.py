@@ -95,6 +95,8 @@ def run_serve(args: argparse.Namespace) -> int:
             "tenant_id": tenant.id, "credentials": engine.tenants.credentials(tenant),
             "balance": engine.ledger.balance(tenant.id) / 1000,
         }
+        if dialect.account is not None:  # a user who logs in: email, password, user id
+            summary["apis"][name]["account"] = dialect.account(tenant)
         if name in public_urls:
             summary["apis"][name]["public_url"] = public_urls[name]
         served.append((app, sock))
@@ -164,6 +166,10 @@ def _print_summary(summary: dict[str, Any], database: str) -> None:
     for api in summary["apis"].values():
         lines.append(f"  {api['title']:<10} {api['base_url']}   demo key: {api['credentials'][0]}"
                      f"   balance: {api['balance']:g}")
+        if "account" in api:
+            account = api["account"]
+            lines.append(f"  {'':<10} login: {account['email']} / {account['password']}   user id: "
+                         f"{account['userId']}")
     lines.append(f"  admin token: {summary['admin_token']}   (Bearer; under /__genmock/ on each origin)")
     print("\n".join(lines), flush=True)
 

@@ -40,8 +40,18 @@ class ApiContext:
         self._config = None
         self.engine.jobs.set_slots(self.dialect.name, self.config()["slots"])
 
-    def authenticate(self, secret: str) -> Tenant | None:
+    def authenticate(self, secret: str, scheme: str | None = None) -> Tenant | None:
+        """The tenant a credential names (`scheme`: the security scheme it came in, None: any)."""
+        if self.dialect.authenticate is not None:
+            return self.dialect.authenticate(self.engine, secret, scheme)
         return self.engine.tenants.authenticate(self.dialect.name, secret)
+
+    def create_tenant(self, name: str, credentials: list[str], balance: float,
+                      login: dict[str, str] | None = None) -> Tenant:
+        """A tenant of this API (a user that can log in, where the API has logins)."""
+        if self.dialect.create_tenant is not None:
+            return self.dialect.create_tenant(self.engine, name, credentials, balance, login or {})
+        return self.engine.tenants.create(self.dialect.name, name, credentials, balance=to_amount(balance))
 
     def new_credential(self) -> str:
         return f"gm_{self.dialect.name}_" + self.engine.ids.token(32)
@@ -56,8 +66,7 @@ class ApiContext:
     def create_demo_tenant(self) -> Tenant:
         demo = self.dialect.demo
         with self.engine.store.transaction():
-            tenant = self.engine.tenants.create(self.dialect.name, demo.name, list(demo.credentials),
-                                                balance=to_amount(demo.balance))
+            tenant = self.create_tenant(demo.name, list(demo.credentials), demo.balance, demo.login)
             if self.dialect.seed_demo:
                 self.dialect.seed_demo(self.engine, tenant.id)
         return tenant

@@ -87,7 +87,7 @@ def served_url(scope: Scope) -> str:
 
 
 Handler = Callable[[Call], Awaitable[Response]]
-Authenticator = Callable[[str], Any]
+Authenticator = Callable[[str, str | None], Any]  # (the secret, the name of the scheme it came in; None: any)
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -164,13 +164,17 @@ class SpecRouter:
         operation, handler = entry
         principal = None
         if operation.security:  # before the body is read: a stranger's body is not worth reading
-            principal = self.authenticate(_credential(request, operation.security) or "")
+            secret, scheme = _credential(request, operation.security)
+            principal = self.authenticate(secret or "", scheme)
             if principal is None and () not in operation.security:
                 return self.errors.unauthorized(request)
         try:
             # an operation without a request body ignores one (uvicorn drains it unread)
-            body = parse_json(await read_body(request, operation.max_body_bytes)) \
-                if operation.body_validator is not None else None
+            if operation.form_body:
+                body = await read_form(request, operation.max_body_bytes)
+            else:
+                body = parse_json(await read_body(request, operation.max_body_bytes)) \
+                    if operation.body_validator is not None else None
         except BodyRefused as refusal:
             response = self.errors.limit_exceeded(request, refusal.status, refusal.message)
             response.headers["connection"] = "close"  # the rest of the body is not read
@@ -244,6 +248,34 @@ async def read_body(request: Request, limit: int, timeout: float = BODY_TIMEOUT)
     return raw
 
 
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file part of a multipart/form-data body."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+async def read_form(request: Request, limit: int) -> dict[str, str | UploadedFile]:
+    """A multipart/form-data (or urlencoded) body as {field: text or file}, read within `limit` bytes before
+    the request's transaction begins. ValueError when it does not parse (the last part of a repeated field
+    counts)."""
+    await read_body(request, limit)
+    try:
+        form = await request.form(max_files=8, max_fields=64)
+    except Exception as error:  # Starlette raises HTTPException, python-multipart its own errors
+        raise ValueError(f"not a form: {error}") from None
+    fields: dict[str, str | UploadedFile] = {}
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            fields[name] = value
+        else:
+            fields[name] = UploadedFile(value.filename or "", value.content_type or "", await value.read())
+    await form.close()
+    return fields
+
+
 def parse_json(raw: bytes) -> Any:
     """The parsed JSON body, or None when there is none. ValueError when it is not JSON this API can take:
     malformed, not UTF-8, NaN or infinite numbers, nested deeper than MAX_DEPTH, or a lone surrogate (which no
@@ -303,9 +335,10 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def _credential(request: Request, alternatives: tuple[tuple[SecurityScheme, ...], ...]) -> str | None:
-    """The credential the request offers; None when it offers none, or different ones in different places."""
-    offered = set()
+def _credential(request: Request, alternatives: tuple[tuple[SecurityScheme, ...], ...]) -> tuple[str | None, str | None]:
+    """The credential the request offers and the scheme it came in; None when it offers none, or different
+    ones in different places."""
+    offered: dict[str, str] = {}
     for requirement in alternatives:
         for scheme in requirement:
             if scheme.kind == "bearer":
@@ -320,8 +353,8 @@ def _credential(request: Request, alternatives: tuple[tuple[SecurityScheme, ...]
             else:
                 value = request.cookies.get(scheme.key)
             if value:
-                offered.add(value)
-    return offered.pop() if len(offered) == 1 else None
+                offered.setdefault(value, scheme.name)
+    return offered.popitem() if len(offered) == 1 else (None, None)
 
 
 def _query(request: Request) -> dict[str, Any]:

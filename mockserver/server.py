@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import re
@@ -17,12 +18,12 @@ from mockserver import admin
 from mockserver.context import ApiContext
 from mockserver.dialects import Dialect
 from mockserver.engine import Engine
-from mockserver.engine.assets import render
+from mockserver.engine.assets import PNG, render, render_still
 from mockserver.routing import SpecRouter
 from mockserver.spec import CompiledSpec, compile_spec
 
 ADMIN_PREFIX = "/__genmock/"
-_ASSET_FILE = re.compile(r"^(?P<id>[A-Za-z0-9_]+?)(?P<thumbnail>-thumbnail)?\.(?P<ext>png|mp4)$")
+_ASSET_FILE = re.compile(r"^(?P<id>[A-Za-z0-9_]+?)(?P<thumbnail>-thumbnail)?\.(?P<ext>png|mp4|jpeg|webp)$")
 
 
 @cache
@@ -30,6 +31,7 @@ def compiled(name: str) -> CompiledSpec:
     return compile_spec(name)
 
 
+_IMMUTABLE = {"cache-control": "public, max-age=31536000, immutable"}
 _NO_REQUEST: Scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
 LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"  # CORS default: web apps in development
 
@@ -43,9 +45,10 @@ class ApiApp:
                               self.context.authenticate, self.context, engine.store)
         expected = admin_token.encode()
         self.admin = SpecRouter(compiled("admin.yaml"), admin.HANDLERS, admin.ProblemErrors(),
-                                lambda token: admin.ADMIN if hmac.compare_digest(_utf8(token), expected) else None,
+                                lambda token, _: admin.ADMIN if hmac.compare_digest(_utf8(token), expected) else None,
                                 self.context, engine.store)
         self.admin_from_anywhere = admin_from_anywhere
+        self.websocket = dialect.websocket(self.context) if dialect.websocket else None
         # browsers may call the API from the allowed origins: preflights answered, CORS headers on answers
         self._app = _Cors(self._route, allow_methods=["*"], allow_headers=["*"], expose_headers=["*"],
                           allow_origins=cors_origins or (), allow_origin_regex=None if cors_origins else LOCAL_ORIGINS,
@@ -54,6 +57,12 @@ class ApiApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
+            return
+        if scope["type"] == "websocket":
+            if self.websocket is None:  # an API without websockets refuses the upgrade
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await self.websocket(scope, receive, send)
             return
         await self._app(scope, receive, send)
 
@@ -66,7 +75,7 @@ class ApiApp:
                 return
             await self.admin(scope, receive, send)
         elif path.startswith(self.dialect.asset_path) and scope["method"] in ("GET", "HEAD"):
-            response = self.asset(Request(scope, receive), path[len(self.dialect.asset_path):])
+            response = await self.asset(Request(scope, receive), path[len(self.dialect.asset_path):])
             await response(scope, receive, send)
         else:
             await self.api(scope, receive, send)
@@ -77,16 +86,23 @@ class ApiApp:
         errors = self.admin.errors if path.startswith(ADMIN_PREFIX) else self.dialect.errors
         return errors.limit_exceeded(Request(_NO_REQUEST), status, message)
 
-    def asset(self, request: Request, name: str) -> Response:
+    async def asset(self, request: Request, name: str) -> Response:
+        """An asset's bytes: uploaded ones as stored, others rendered (a video takes seconds: in a thread, so
+        the other requests go on)."""
         found = _ASSET_FILE.match(name)
         asset = self.context.engine.assets.get(found["id"]) if found else None
+        if asset is None and found and self.dialect.catalogue_media and found["ext"] == "png":
+            still = self.dialect.catalogue_media(found["id"])  # a catalogue's picture: the same for everyone
+            if still is not None:
+                return Response(render_still(*still), media_type=PNG, headers=_IMMUTABLE)
         if asset is None or asset.api != self.dialect.name:
             return self.dialect.errors.no_route(request)
-        content, media_type = render(asset, thumbnail=bool(found["thumbnail"]))  # type: ignore[index]
+        uploaded = None if found["thumbnail"] else self.context.engine.assets.content(asset)  # type: ignore[index]
+        content, media_type = (uploaded, asset.media_type) if uploaded is not None else \
+            await asyncio.to_thread(render, asset, bool(found["thumbnail"]))  # type: ignore[index]
         if media_type.split("/")[1] != found["ext"]:  # type: ignore[index]
             return self.dialect.errors.no_route(request)
-        return Response(content, media_type=media_type,
-                        headers={"cache-control": "public, max-age=31536000, immutable"})
+        return Response(content, media_type=media_type, headers=_IMMUTABLE)
 
 
 class _Cors(CORSMiddleware):

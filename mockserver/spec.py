@@ -84,6 +84,7 @@ class Operation:
     # alternative among others (`security: [{}, {key: []}]`): credentials are optional
     responses: dict[str, Any]
     max_body_bytes: int = MIN_BODY_LIMIT  # a longer body is refused (413) before it is read
+    form_body: bool = False  # the body is multipart/form-data (an upload), not JSON
 
     @cached_property
     def has_query(self) -> bool:
@@ -204,6 +205,7 @@ def _operation(document: dict[str, Any], definitions: dict[str, Any], schemes: d
         security=tuple(tuple(schemes[name] for name in requirement) for requirement in requirements),
         responses=raw.get("responses", {}),
         max_body_bytes=raw.get("x-genmock-max-body-bytes") or body_limit(document, body_schema),
+        form_body="multipart/form-data" in body.get("content", {}),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -67,7 +68,11 @@ def test_help_explains_each_command() -> None:
 
 def test_serve_prints_and_writes_what_a_client_needs() -> None:
     with running_mock("--seed", "9") as served:
-        assert set(served["apis"]) == {"lovlychat", "lucydream"}
+        assert set(served["apis"]) == {"lovlychat", "aliveai", "lucydream"}
+        aliveai = served["apis"]["aliveai"]
+        assert aliveai["account"]["email"] == "dev@example.com" and aliveai["account"]["password"]
+        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+                            aliveai["credentials"][0])
         lucydream = served["apis"]["lucydream"]
         assert lucydream["credentials"] == ["your_api_key_here"] and lucydream["balance"] == 5
         assert lucydream["base_url"].startswith("http://127.0.0.1:")
@@ -78,6 +83,8 @@ def test_serve_prints_and_writes_what_a_client_needs() -> None:
         printed = served["process"].communicate(timeout=10)[0]
     for api in served["apis"].values():
         assert api["base_url"] in printed and api["credentials"][0] in printed
+    login = served["apis"]["aliveai"]["account"]
+    assert all(login[key] in printed for key in ("email", "password", "userId"))
     assert served["admin_token"] in printed
 
 

@@ -32,16 +32,19 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from mockserver import dialects
+from mockserver.dialects.aliveai import accounts
 from mockserver.spec import load_document, resolve
 from tests.inprocess import ADMIN_TOKEN, InProcessMock
 
 ADMIN_SPEC = "admin.yaml"
 ADMIN_PREFIX = "/__genmock/"
 # each API's error bodies for statuses the router answers on any route (404, 405, 408, 413, ...)
-GENERIC_ERRORS = {ADMIN_SPEC: ("Problem",), "lovlychat.yaml": ("Error",), "lucydream.yaml": ("Error", "WordPressError")}
-GENERIC_MEDIA_TYPE = {ADMIN_SPEC: "application/problem+json"}  # else application/json
+GENERIC_ERRORS = {ADMIN_SPEC: ("Problem",), "lovlychat.yaml": ("Error",), "lucydream.yaml": ("Error", "WordPressError"),
+                  "aliveai.yaml": ("HttpProblem", "HttpValidationProblem")}
+GENERIC_MEDIA_TYPE = {ADMIN_SPEC: "application/problem+json", "aliveai.yaml": "application/problem+json"}
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 EXAMPLES_PER_ORIGIN = int(os.environ.get("GENMOCK_FUZZ_EXAMPLES", "2000"))  # CI: ~10 s per origin on 2 cores
+EXAMPLES_PER_OPERATION = EXAMPLES_PER_ORIGIN // 60  # an origin with many operations gets more examples
 ANSWER_TIMEOUT = 20.0  # seconds; no in-process answer comes close
 LOOPBACK = ("127.0.0.1", 50000)
 ID_PREFIXES = {"tn_": "tenant", "job_": "job", "ast_": "asset", "": "model"}  # model: LucyDream's numeric ids
@@ -396,6 +399,8 @@ class Origin:
                              *self.dialect.defaults["durations"]]
         self.keys = {self.dialect.spec: list(self.mock.engine.tenants.credentials(self.mock.demo[api])),
                      ADMIN_SPEC: [ADMIN_TOKEN]}
+        if self.dialect.demo.login:  # and a logged-in user's access token
+            self.keys[self.dialect.spec].append(accounts.log_in(self.mock.engine, **self.dialect.demo.login))
         self._strategies: dict[str, st.SearchStrategy[Request]] = {}
 
     def close(self) -> None:
@@ -623,7 +628,8 @@ class Origin:
                 elif scheme.get("in") == "cookie":
                     headers.append((b"cookie", scheme["name"].encode() + b"=" + value))
                 else:
-                    headers.append((scheme["name"].lower().encode(), value))
+                    prefix = scheme.get("x-genmock-credential-prefix", "").encode()  # AliveAI's `Key `
+                    headers.append((scheme["name"].lower().encode(), prefix + value))
             return headers, "&".join(query)
 
         return build()
@@ -922,7 +928,7 @@ def test_no_input_gets_a_5xx_or_a_foreign_error_or_moves_money_on_a_refusal(api:
     failures: dict[tuple[str, int, str], Found] = {}
     fuzzed: list[str] = []
 
-    @settings(max_examples=EXAMPLES_PER_ORIGIN, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=max(EXAMPLES_PER_ORIGIN, EXAMPLES_PER_OPERATION * len(origin.ops)), deadline=None, derandomize=True, database=None,
               phases=(Phase.generate,),
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                                      HealthCheck.large_base_example])
@@ -965,13 +971,13 @@ def reproduce(request: Request, kind: str, signature: str) -> list[tuple[str, st
 def simpler(request: Request) -> list[Request]:
     """Requests a little simpler than this one (the fuzz's demo credentials in place of learnt ones)."""
     demo = {ADMIN_SPEC: f"Bearer {ADMIN_TOKEN}".encode(), "lovlychat.yaml": b"lc_demo_key_0123456789abcdef",
-            "lucydream.yaml": b"your_api_key_here"}
+            "lucydream.yaml": b"your_api_key_here", "aliveai.yaml": b"Key 5b0e7a52-3c8d-4f19-b6a2-e41d9c07f3b8"}
     options = [replace(request, headers=request.headers[:index] + request.headers[index + 1:])
                for index in range(len(request.headers))]
     for index, (name, value) in enumerate(request.headers):
         key = demo[ADMIN_SPEC if request.path.startswith(ADMIN_PREFIX) else f"{request.api}.yaml"]
         if name in (b"authorization", b"x-api-key") and value not in (key, b"Bearer " + key):
-            better = key if name == b"x-api-key" or key.startswith(b"Bearer ") else b"Bearer " + key
+            better = key if name == b"x-api-key" or key.startswith((b"Bearer ", b"Key ")) else b"Bearer " + key
             options.append(replace(request, headers=(*request.headers[:index], (name, better),
                                                     *request.headers[index + 1:])))
     if "?" in request.target:

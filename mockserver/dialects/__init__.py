@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.types import ASGIApp
+
 from mockserver.engine import Engine
-from mockserver.engine.assets import MP4, Asset
+from mockserver.engine.assets import Asset
+from mockserver.engine.tenants import Tenant
 from mockserver.routing import ErrorFormat, Handler
 
-NAMES = ("lovlychat", "lucydream")
+NAMES = ("lovlychat", "aliveai", "lucydream")
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class DemoTenant:
     name: str
     credentials: list[str]
     balance: float
+    login: dict[str, str] | None = None  # {"email", "password"} where the API has logins
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,24 @@ class Dialect:
     demo: DemoTenant
     credential_rule: Callable[[str], str | None]  # why a credential cannot be issued, or None
     seed_demo: Callable[[Engine, str], None] | None = None  # extra demo state, given the demo tenant's id
+    # the (width, height, seed) of a catalogue picture served at asset_path + name + ".png", or None
+    catalogue_media: Callable[[str], tuple[int, int, int] | None] | None = None
+    # where a tenant is more than keys and a wallet (AliveAI's users log in):
+    # create(engine, name, keys, balance, login) with login {"email"?, "password"?}, the tenant's account
+    # details as the admin API shows them, and authentication of a credential that may not be a stored key
+    create_tenant: Callable[[Engine, str, list[str], float, dict[str, str]], Tenant] | None = None
+    account: Callable[[Tenant], dict[str, Any]] | None = None
+    authenticate: Callable[[Engine, str, str | None], Tenant | None] | None = None
+    # the ASGI app that answers websocket connections, given the origin's context
+    websocket: Callable[[Any], ASGIApp] | None = None
+    # operations of the spec this mock does not serve yet, with the reason it gives (a 404 problem)
+    unserved: dict[str, str] = field(default_factory=dict)
 
     def asset_url(self, base_url: str, asset: Asset, thumbnail: bool = False) -> str:
         """Where the asset's bytes are served (thumbnails are always PNG stills)."""
         if thumbnail:
             return f"{base_url}{self.asset_path}{asset.id}-thumbnail.png"
-        extension = "mp4" if asset.media_type == MP4 else "png"
+        extension = asset.media_type.split("/")[1]
         return f"{base_url}{self.asset_path}{asset.id}.{extension}"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from mockserver.engine.assets import Assets
 from mockserver.engine.clock import VIRTUAL_EPOCH, Clock
+from mockserver.engine.events import Events
 from mockserver.engine.faults import Faults
 from mockserver.engine.ids import IdFactory
 from mockserver.engine.jobs import Jobs
@@ -29,6 +30,7 @@ class Engine:
     jobs: Jobs
     assets: Assets
     faults: Faults
+    events: Events
 
     @classmethod
     def open(cls, database: str = ":memory:", seed: int | None = None, clock: Clock | None = None,
@@ -45,8 +47,10 @@ class Engine:
         ids = IdFactory(store, seed)
         ledger = Ledger(store, clock)
         assets = Assets(store, clock, ids)
+        events = Events()
         return cls(store=store, clock=clock, ids=ids, ledger=ledger, tenants=Tenants(store, clock, ids, ledger),
-                   jobs=Jobs(store, clock, ledger, assets, slots={}), assets=assets, faults=Faults(store))
+                   jobs=Jobs(store, clock, ledger, assets, events, slots={}), assets=assets, faults=Faults(store),
+                   events=events)
 
     def config(self, api: str, defaults: dict[str, Any]) -> dict[str, Any]:
         """The API's tunables (prices, durations, slots): the defaults, overridden by what was set."""
@@ -70,3 +74,4 @@ class Engine:
         self.store.delete_api_state(api)  # the engine's modules forget what they remembered of it
         self.store.set_setting(f"config:{api}", {})
         self.store.set_setting(f"config-changed:{api}", None)
+        self.events.notify()

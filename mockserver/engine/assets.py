@@ -44,13 +44,28 @@ class Assets:
 
     def create(self, api: str, tenant_id: str, media_type: str, width: int, height: int, *,
                job_id: str | None = None, seconds: float | None = None, fps: int | None = None,
-               labels: dict[str, Any] | None = None, at: float | None = None, id_prefix: str = "") -> Asset:
-        token, seed = self._ids.token_and_seed(24)
+               labels: dict[str, Any] | None = None, at: float | None = None, id_prefix: str = "",
+               id_length: int = 24, content: bytes | None = None) -> Asset:
+        """A new asset; with `content` (an upload) its bytes are those, else they are rendered from its seed."""
+        token, seed = self._ids.token_and_seed(id_length)
         asset = Asset(id=id_prefix + token, api=api, tenant_id=tenant_id, job_id=job_id, media_type=media_type,
                       width=width, height=height, seconds=seconds, fps=fps, seed=seed,
                       created_at=self._clock.now() if at is None else at, labels=labels or {})
         self._store.insert_asset(asset.__dict__)
+        if content is not None:
+            self._store.put_blob(asset.id, content)
         return asset
+
+    def content(self, asset: Asset) -> bytes | None:
+        """The stored bytes of an uploaded asset (None for a rendered one)."""
+        return self._store.get_blob(asset.id)
+
+    def delete(self, asset_id: str) -> None:
+        self._store.delete_asset(asset_id)
+
+    def labelled(self, tenant_id: str, key: str) -> list[Asset]:
+        """The tenant's assets that carry the label `key`, newest first."""
+        return [Asset(**row) for row in self._store.assets_labelled(tenant_id, key)]
 
     def get(self, asset_id: str) -> Asset | None:
         row = self._store.get_asset(asset_id)
@@ -73,6 +88,11 @@ def render(asset: Asset, thumbnail: bool = False) -> tuple[bytes, str]:
     if asset.media_type == MP4:
         return _mp4(asset.width, asset.height, asset.seconds or 1.0, asset.fps or 16, asset.seed), MP4
     return _png(asset.width, asset.height, asset.seed), PNG
+
+
+def render_still(width: int, height: int, seed: int) -> bytes:
+    """A PNG that belongs to no asset (a catalogue's picture), deterministic per seed."""
+    return _png(width, height, seed)
 
 
 @lru_cache(maxsize=64)

@@ -34,6 +34,12 @@ class IdFactory:
     def token(self, length: int, alphabet: str = BASE62, purpose: str = "") -> str:
         return _encode(self._digest(purpose), length, alphabet)
 
+    def uuid(self) -> str:
+        """A UUID in the version 4 layout (e.g. a prompt id or an API key)."""
+        digits = self.token(32, "0123456789abcdef", purpose="uuid")
+        variant = "89ab"[int(digits[16], 16) % 4]
+        return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:32]}"
+
     def token_and_seed(self, length: int) -> tuple[str, int]:
         """A base62 token and an independent 31-bit seed, from one draw."""
         digest = self._digest("token+seed")

@@ -15,6 +15,7 @@ from typing import Any
 
 from mockserver.engine.assets import Assets
 from mockserver.engine.clock import Clock
+from mockserver.engine.events import Events
 from mockserver.engine.ledger import Ledger
 from mockserver.engine.store import Store
 
@@ -51,8 +52,10 @@ class Job:
 
 
 class Jobs:
-    def __init__(self, store: Store, clock: Clock, ledger: Ledger, assets: Assets, slots: dict[str, int]) -> None:
+    def __init__(self, store: Store, clock: Clock, ledger: Ledger, assets: Assets, events: Events,
+                 slots: dict[str, int]) -> None:
         self._store = store
+        self._events = events
         self._clock = clock
         self._ledger = ledger
         self._assets = assets
@@ -97,6 +100,7 @@ class Jobs:
             if self._free_slots.get(api, 0) > 0:  # it can start at once: the next settle must look
                 self._free_slots[api] -= 1
                 self._next_event[api] = row["created_at"]
+        self._events.notify()
         # reported as accepted, i.e. queued: it reaches a slot on the next settle, even at this same instant
         return self._with_queue_view(Job(**self._store.get_job(api, job_id)))  # type: ignore[arg-type]
 
@@ -112,6 +116,33 @@ class Jobs:
             if job.finished:
                 self._finished[(api, job_id)] = job
         return job if job.tenant_id == tenant_id else None
+
+    def remove_queued(self, api: str, tenant_id: str, job_id: str, reason: str) -> Job | None:
+        """Take a waiting job of the tenant off the queue: it fails with `reason` as of now and is refunded.
+        A running, finished, unknown or another tenant's job is left alone (None)."""
+        job = self.get(api, tenant_id, job_id)
+        if job is None or job.status != QUEUED:
+            return None
+        now = self._clock.now()
+        with self._store.transaction():
+            self._store.update_job(api, job_id, status=FAILED, fail_with=reason, finished_at=now)
+            if job.cost:
+                self._ledger.refund(tenant_id, job.cost, f"refund job {job_id}")
+        self._queued_seqs.pop(api, None)  # positions behind it move up
+        self._events.notify()
+        return replace(job, status=FAILED, fail_with=reason, finished_at=now, queue_position=None)
+
+    def delete(self, api: str, job_id: str) -> None:
+        """Forget a finished job and the assets it produced."""
+        self._store.delete_job(api, job_id)
+        self._finished.pop((api, job_id), None)
+        self._events.notify()
+
+    def active(self, api: str) -> list[Job]:
+        """Every running and waiting job of the API, running first, then in queue order."""
+        self.settle(api)
+        running = [self._with_queue_view(Job(**row)) for row in self._store.jobs_in_status(api, RUNNING)]
+        return running + [self._with_queue_view(job) for job in self._waiting(api)]
 
     def of_tenant(self, api: str, tenant_id: str, kind: str | None = None) -> list[Job]:
         self.settle(api)
@@ -207,7 +238,8 @@ class Jobs:
         for output in job.params.get("outputs", []):
             self._assets.create(job.api, job.tenant_id, output["media_type"], output["width"], output["height"],
                                 job_id=job.id, seconds=output.get("seconds"), fps=output.get("fps"),
-                                labels=output.get("labels"), at=end, id_prefix=output.get("id_prefix", ""))
+                                labels=output.get("labels"), at=end, id_prefix=output.get("id_prefix", ""),
+                                id_length=output.get("id_length", 24))
         self._store.update_job(job.api, job.id, status=COMPLETED, finished_at=end)
         return replace(job, status=COMPLETED, finished_at=end)
 

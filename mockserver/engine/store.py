@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS assets (
 CREATE INDEX IF NOT EXISTS assets_by_tenant ON assets (tenant_id, seq);
 CREATE INDEX IF NOT EXISTS assets_newest_first ON assets (tenant_id, created_at, id);
 CREATE INDEX IF NOT EXISTS assets_by_job ON assets (job_id);
+CREATE TABLE IF NOT EXISTS blobs (asset_id TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS faults (
     seq INTEGER PRIMARY KEY, api TEXT NOT NULL, operation TEXT NOT NULL,
     tenant_id TEXT, remaining INTEGER NOT NULL, message TEXT
@@ -245,6 +246,11 @@ class Store:
         rows = self._all("SELECT * FROM tenants WHERE api = ? ORDER BY created_at, id", (api,))
         return [_decode(row, "attributes") for row in rows]
 
+    def tenant_with_attribute(self, api: str, key: str, value: Any) -> dict[str, Any] | None:
+        """The tenant of `api` whose attribute `key` equals `value` (e.g. a login's email)."""
+        return _decode(self._one("SELECT * FROM tenants WHERE api = ? AND json_extract(attributes, ?) = ?",
+                                 (api, f"$.{key}", value)), "attributes")
+
     def insert_credential(self, api: str, secret: str, tenant_id: str) -> None:
         self._run("INSERT INTO credentials (api, secret, tenant_id) VALUES (?, ?, ?)", (api, secret, tenant_id))
 
@@ -319,6 +325,14 @@ class Store:
             rows = self._all("SELECT * FROM jobs WHERE tenant_id = ? AND kind = ? ORDER BY seq", (tenant_id, kind))
         return [_decode(row, "params") for row in rows]
 
+    def delete_job(self, api: str, job_id: str) -> None:
+        """Remove a job with the assets it produced."""
+        with self.transaction():
+            self._run("DELETE FROM blobs WHERE asset_id IN (SELECT id FROM assets WHERE api = ? AND job_id = ?)",
+                      (api, job_id))
+            self._run("DELETE FROM assets WHERE api = ? AND job_id = ?", (api, job_id))
+            self._run("DELETE FROM jobs WHERE api = ? AND id = ?", (api, job_id))
+
     # -- assets ----------------------------------------------------------------------------------
     def insert_asset(self, asset: dict[str, Any]) -> None:
         self._run(
@@ -355,6 +369,25 @@ class Store:
         rows = self._all(sql + " ORDER BY created_at DESC, id DESC LIMIT ?", (*args, limit))
         return [_decode(row, "labels") for row in rows]
 
+    def assets_labelled(self, tenant_id: str, key: str) -> list[dict[str, Any]]:
+        """A tenant's assets that carry the label `key`, newest first."""
+        rows = self._all("SELECT * FROM assets WHERE tenant_id = ? AND json_extract(labels, ?) IS NOT NULL"
+                         " ORDER BY created_at DESC, id DESC", (tenant_id, f"$.{key}"))
+        return [_decode(row, "labels") for row in rows]
+
+    def delete_asset(self, asset_id: str) -> None:
+        with self.transaction():
+            self._run("DELETE FROM blobs WHERE asset_id = ?", (asset_id,))
+            self._run("DELETE FROM assets WHERE id = ?", (asset_id,))
+
+    def put_blob(self, asset_id: str, data: bytes) -> None:
+        """The bytes of an asset that was uploaded rather than rendered."""
+        self._run("INSERT OR REPLACE INTO blobs (asset_id, data) VALUES (?, ?)", (asset_id, data))
+
+    def get_blob(self, asset_id: str) -> bytes | None:
+        row = self._one("SELECT data FROM blobs WHERE asset_id = ?", (asset_id,))
+        return bytes(row["data"]) if row else None
+
     # -- faults ----------------------------------------------------------------------------------
     def insert_fault(self, fault: dict[str, Any]) -> int:
         cursor = self._run(
@@ -379,6 +412,7 @@ class Store:
         tenant_ids = "SELECT id FROM tenants WHERE api = ?"
         with self.transaction():
             self._run(f"DELETE FROM ledger WHERE tenant_id IN ({tenant_ids})", (api,))
+            self._run("DELETE FROM blobs WHERE asset_id IN (SELECT id FROM assets WHERE api = ?)", (api,))
             for table in ("credentials", "jobs", "assets", "faults"):
                 self._run(f"DELETE FROM {table} WHERE api = ?", (api,))
             self._run("DELETE FROM tenants WHERE api = ?", (api,))
@@ -387,6 +421,7 @@ class Store:
     def delete_tenant(self, tenant_id: str) -> None:
         """Remove one tenant with its credentials, entries, jobs, assets and the faults armed for it."""
         with self.transaction():
+            self._run("DELETE FROM blobs WHERE asset_id IN (SELECT id FROM assets WHERE tenant_id = ?)", (tenant_id,))
             for table in ("ledger", "credentials", "jobs", "assets", "faults"):
                 self._run(f"DELETE FROM {table} WHERE tenant_id = ?", (tenant_id,))
             self._run("DELETE FROM tenants WHERE id = ?", (tenant_id,))

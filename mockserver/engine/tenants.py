@@ -24,6 +24,10 @@ class DuplicateCredential(Exception):
     pass
 
 
+class DuplicateLogin(Exception):
+    """A login (e.g. an email) that another tenant of the API already has."""
+
+
 class Tenants:
     def __init__(self, store: Store, clock: Clock, ids: IdFactory, ledger: Ledger) -> None:
         self._store = store

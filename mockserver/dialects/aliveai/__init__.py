@@ -1,0 +1,96 @@
+"""AliveAI: users who log in (JWT) or use a key (`Authorization: Key <uuid>`), prepaid credits, prompts on a
+GPU queue followed over websockets, uploads, catalogues and LLM helpers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.responses import Response
+
+from mockserver.dialects import DemoTenant, Dialect
+from mockserver.dialects.aliveai import accounts, catalogue, llm, members, prompts, uploads
+from mockserver.dialects.aliveai.errors import AliveAIErrors, problem
+from mockserver.dialects.aliveai.websockets import Hub
+from mockserver.engine import Engine
+from mockserver.engine.tenants import Tenant
+from mockserver.routing import Call, Handler
+from mockserver.spec import load_document
+
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# credits per prompt (a MEDIUM-length video costs twice its route's price and takes twice as long)
+PRICES = {
+    "IMAGE_DEFAULT": 2, "CHARACTER_IMAGE": 2, "CREATE_FACE": 2, "CREATE_CLOTHES": 2, "AFTER_FACE_SWAP": 1,
+    "FACE_IMPROVE": 1, "EDIT_IMPROVE_FACE": 1, "IMPROVE_EYES": 1, "EDIT_BREASTS": 1, "EDIT_VAGINA": 1,
+    "EDIT_IMAGE": 2, "EDIT_ENHANCE": 1, "INPAINT": 1, "GOOGLE_INPAINT": 3, "EDIT_UPSCALE_IMAGE": 2,
+    "CHARACTER_TRAINING_DATA": 8, "IMAGE_TO_VIDEO": 10, "VIDEO_EXPRESSION": 8, "EXTEND_VIDEO": 10,
+    "EDIT_VIDEO_INCREASE_FPS": 4, "UPSCALE_VIDEO": 6,
+}
+# seconds on a GPU: an image well inside the 40 s blocking window, a short video under a minute
+DURATIONS = {
+    **{prompt_type: 6.0 for prompt_type in PRICES},
+    "AFTER_FACE_SWAP": 4.0, "FACE_IMPROVE": 4.0, "EDIT_IMPROVE_FACE": 4.0, "IMPROVE_EYES": 4.0,
+    "EDIT_UPSCALE_IMAGE": 8.0, "CHARACTER_TRAINING_DATA": 20.0, "IMAGE_TO_VIDEO": 45.0,
+    "VIDEO_EXPRESSION": 30.0, "EXTEND_VIDEO": 45.0, "EDIT_VIDEO_INCREASE_FPS": 20.0, "UPSCALE_VIDEO": 30.0,
+}
+CHAT_TAGS = ("Chat Character Resource", "Chat Persona Resource", "Chat Resource")
+
+
+def _chat_operations() -> dict[str, str]:
+    """The chat routes (characters, personas, chats): in the spec, not served yet."""
+    operations = {}
+    for path, item in load_document("aliveai.yaml")["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and set(operation.get("tags", ())) & set(CHAT_TAGS):
+                operations[operation["operationId"]] = f"{method.upper()} {path}"
+    return operations
+
+
+UNSERVED = _chat_operations()
+
+
+async def not_served(call: Call) -> Response:
+    route = UNSERVED[call.operation.operation_id]
+    return problem(call.request, 404, f"{route} is in the AliveAI spec, but genmock does not serve the chat routes "
+                                      "yet")
+
+
+def create_tenant(engine: Engine, name: str, keys: list[str], balance: float, login: dict[str, str]) -> Tenant:
+    tenant = accounts.create_user(engine, name, keys, balance, login)
+    catalogue.seed_custom_items(engine, tenant.id)
+    return tenant
+
+
+def account(tenant: Tenant) -> dict[str, Any]:
+    login = accounts.account(tenant)
+    return {"userId": login["userId"], "email": login["email"], "password": login["password"]}
+
+
+HANDLERS: dict[str, Handler] = {
+    **prompts.HANDLERS, **members.HANDLERS, **uploads.HANDLERS, **catalogue.HANDLERS, **llm.HANDLERS,
+    **{operation_id: not_served for operation_id in UNSERVED},
+}
+
+DIALECT = Dialect(
+    name="aliveai",
+    title="AliveAI",
+    spec="aliveai.yaml",
+    default_port_offset=1,
+    handlers=HANDLERS,
+    errors=AliveAIErrors(),
+    defaults={"prices": PRICES, "durations": DURATIONS, "slots": 4, "limits": {"maxPending": 5}},
+    fault_operations={
+        "prompt": "the next accepted prompt fails as it starts (isError on its websocket) and is refunded",
+        "websocket": "the next prompt-channel connection is cut (close 1011) after its first frame",
+    },
+    asset_path="/media/",
+    demo=DemoTenant(name="demo", credentials=["5b0e7a52-3c8d-4f19-b6a2-e41d9c07f3b8"], balance=1000,
+                    login={"email": "dev@example.com", "password": "genmock-demo"}),
+    credential_rule=lambda secret: None if UUID.match(secret) else "AliveAI API keys are UUIDs",
+    catalogue_media=catalogue.catalogue_media,
+    create_tenant=create_tenant,
+    account=account,
+    authenticate=accounts.authenticate,
+    websocket=Hub,
+    unserved=UNSERVED,
+)
