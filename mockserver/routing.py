@@ -335,7 +335,8 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def _credential(request: Request, alternatives: tuple[tuple[SecurityScheme, ...], ...]) -> tuple[str | None, str | None]:
+def _credential(request: Request,
+                alternatives: tuple[tuple[SecurityScheme, ...], ...]) -> tuple[str | None, str | None]:
     """The credential the request offers and the scheme it came in; None when it offers none, or different
     ones in different places."""
     offered: dict[str, str] = {}

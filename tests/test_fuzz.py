@@ -928,7 +928,8 @@ def test_no_input_gets_a_5xx_or_a_foreign_error_or_moves_money_on_a_refusal(api:
     failures: dict[tuple[str, int, str], Found] = {}
     fuzzed: list[str] = []
 
-    @settings(max_examples=max(EXAMPLES_PER_ORIGIN, EXAMPLES_PER_OPERATION * len(origin.ops)), deadline=None, derandomize=True, database=None,
+    @settings(max_examples=max(EXAMPLES_PER_ORIGIN, EXAMPLES_PER_OPERATION * len(origin.ops)), deadline=None,
+              derandomize=True, database=None,
               phases=(Phase.generate,),
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                                      HealthCheck.large_base_example])
