@@ -1,5 +1,5 @@
-"""Deliberately broken LucyDream and LovlyChat mocks: each breaks one contract, which the contract suite must
-catch (the LovlyChat ones are named `lc-...`).
+"""Deliberately broken mocks: each breaks one contract, which the contract suite must catch (the LovlyChat ones
+are named `lc-...`, the AliveAI ones `aa-...` and live in tests/broken_aliveai.py and tests/broken_websockets.py).
 
     python -m tests.broken <variant> serve <genmock serve args...>
 
@@ -331,6 +331,16 @@ VARIANTS: dict[str, Callable[[], None]] = {
     "lc-racy-debit": lc_racy_debit,
     "lc-regress": lc_regress,
 }
+
+
+def _aliveai_variants() -> dict[str, Callable[[], None]]:
+    """AliveAI's broken variants (named `aa-...`) live in their own modules."""
+    from tests import broken_aliveai, broken_websockets
+
+    return {**broken_aliveai.VARIANTS, **broken_websockets.VARIANTS}
+
+
+VARIANTS.update(_aliveai_variants())
 
 
 def main(argv: Sequence[str]) -> int:

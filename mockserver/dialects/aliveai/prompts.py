@@ -75,8 +75,9 @@ async def create_prompt(call: Call) -> Response:
     schema = call.operation.body_schema
     request = filled_request(route.prompt_type, {**stored(schema, call.body, schema["definitions"]), "seed": seed})
     outputs = [{**media, "id_length": MEDIA_ID_LENGTH} for media in medias_for(route.prompt_type, request, source)]
-    price = int(config["prices"][route.prompt_type])
-    duration = float(config["durations"][route.prompt_type]) * (2 if request.get("videoLength") == "MEDIUM" else 1)
+    length = 2 if request.get("videoLength") == "MEDIUM" else 1  # a 10 s video costs and takes twice a 5 s one
+    price = int(config["prices"][route.prompt_type]) * length
+    duration = float(config["durations"][route.prompt_type]) * length
     fault = engine.faults.take(API, "prompt", tenant.id)
     try:
         job = engine.jobs.submit(API, tenant.id, engine.ids.uuid(), route.prompt_type,

@@ -1,0 +1,10 @@
+"""Deliberately broken AliveAI websocket channels: each breaks one contract the suite must catch.
+
+Registered in tests/broken.py (`python -m tests.broken <variant> serve ...`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+VARIANTS: dict[str, Callable[[], None]] = {}
