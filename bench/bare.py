@@ -1,4 +1,4 @@
-"""The floor for `bench/run.py`: a bare Starlette app on the routes of both APIs, no validation, no state.
+"""The floor for `bench/run.py`: a bare Starlette app on the routes of the APIs, no validation, no state.
 
 Each endpoint reads what a real one would (the JSON body, the path or query parameter) and answers a JSON
 object of the shape and about the size of genmock's answer, built per request and encoded with Starlette's
@@ -91,12 +91,49 @@ async def lovlychat_gallery(request: Request) -> JSONResponse:
     return JSONResponse({"items": items, "nextCursor": "MTc2NzIyNTYwMC4wfGFzdF9zaUM0N3dxYU1sOVh2cTJaRzRN"})
 
 
+# -- AliveAI (the examples of specs/aliveai.yaml) -----------------------------------------------------------
+ALIVEAI_PROMPT = "3f1c9a52-7d4e-4b8a-9e21-6c0d5f7a8b13"
+ALIVEAI_MEDIA = {"id": "MMmgmr", "mediaType": "IMAGE", "mediaUrl": "http://127.0.0.1/media/MMmgmr.png"}
+
+
+def aliveai_container(prompt_id: str, request: dict) -> dict:
+    stored = {"faceImproveEnabled": True, "faceModel": "REALISM", "faceImproveStrength": 5, "cfg": 5, **request,
+              "seed": "482913375102938475"}
+    return {"promptId": prompt_id, "originalPrompt": stored, "isFavorite": False, "medias": [ALIVEAI_MEDIA]}
+
+
+async def aliveai_create_prompt(request: Request) -> JSONResponse:
+    await request.json()
+    return JSONResponse({"promptId": ALIVEAI_PROMPT, "seed": "482913375102938475"})
+
+
+async def aliveai_get_prompt(request: Request) -> JSONResponse:
+    return JSONResponse(aliveai_container(request.path_params["id"], {
+        "name": "Marcielle Strongmaid", "detailLevel": "HIGH", "gender": "FEMALE", "model": "DEFAULT",
+        "appearance": "a strong viking woman, blonde hair, hazel eyes, powerful face, wearing viking armour"}))
+
+
+async def aliveai_pending(request: Request) -> JSONResponse:
+    return JSONResponse({"queue": [{"promptId": f"{n:08d}-7d4e-4b8a-9e21-6c0d5f7a8b13", "queuePosition": n,
+                                    "video": False, "progress": 0} for n in range(20)]})
+
+
+async def aliveai_me(request: Request) -> JSONResponse:
+    return JSONResponse({"id": "r9orK", "credits": 1_000_000_000, "email": "dev@example.com",
+                         "emailConfirmed": True, "hasPurchase": True, "approved": True,
+                         "created": "2026-01-03T09:12:44.000Z", "apiKey": "5b0e7a52-3c8d-4f19-b6a2-e41d9c07f3b8"})
+
+
 app = Starlette(routes=[
     Route("/wp-json/apiservices/v1/generate", lucydream_generate, methods=["POST"]),
     Route("/v1/generation/jobs", lovlychat_create_job, methods=["POST"]),
     Route("/v1/generation/jobs/{id}", lovlychat_get_job, methods=["GET"]),
     Route("/v1/pricing", lovlychat_pricing, methods=["GET"]),
     Route("/v1/generation/gallery", lovlychat_gallery, methods=["GET"]),
+    Route("/prompts", aliveai_create_prompt, methods=["POST"]),
+    Route("/prompts/pending", aliveai_pending, methods=["GET"]),
+    Route("/prompts/{id}", aliveai_get_prompt, methods=["GET"]),
+    Route("/members/me", aliveai_me, methods=["GET"]),
 ])
 
 

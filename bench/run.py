@@ -1,6 +1,6 @@
 """Load genmock's routes and a bare Starlette floor of the same shapes with wrk, in one run; report the ratios.
 
-    python bench/run.py --api lucydream|lovlychat|all [--rounds 2] [--duration 10] [--route TEXT] ...
+    python bench/run.py --api lucydream|lovlychat|aliveai|all [--rounds 2] [--duration 10] [--route TEXT] ...
 
 Every server runs one uvicorn worker in a subprocess on a free 127.0.0.1 port, one at a time under load. Each
 route gets a fresh `genmock serve --api NAME` on its own SQLite file (WAL), seeded through the admin API, with
@@ -22,11 +22,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import aliveai
 import lovlychat
 import lucydream
 from harness import BENCH_DIR, BenchError, probe_environment, run_api, summarize
 
-APIS = {api.name: api for api in (lucydream.API, lovlychat.API)}
+APIS = {api.name: api for api in (lucydream.API, lovlychat.API, aliveai.API)}
 INSTALL_WRK = "apt-get update && apt-get install -y wrk"
 
 

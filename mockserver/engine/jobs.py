@@ -67,6 +67,7 @@ class Jobs:
         self._finished: dict[tuple[str, str], Job] = {}  # finished jobs never change again
         self._queued_seqs: dict[str, list[int]] = {}  # per API, the queued jobs' seqs in order (when loaded)
         self._latest_now: dict[str, float] = {}  # per API, the clock's time at the last settle
+        self._active_counts: dict[str, int] = {}  # per tenant looked at: its running and waiting jobs
         store.on_forget(self._forget)
 
     def _forget(self) -> None:
@@ -74,6 +75,7 @@ class Jobs:
         self._free_slots.clear()
         self._finished.clear()
         self._queued_seqs.clear()
+        self._active_counts.clear()
 
     def slots(self, api: str) -> int:
         return self._slots.get(api, 1)
@@ -95,6 +97,7 @@ class Jobs:
             if cost:
                 self._ledger.debit(tenant_id, cost, f"job {job_id}")
             seq = self._store.insert_job(row)
+            self._count(tenant_id, +1)
             if api in self._queued_seqs:
                 self._queued_seqs[api].append(seq)
             if self._free_slots.get(api, 0) > 0:  # it can start at once: the next settle must look
@@ -102,7 +105,7 @@ class Jobs:
                 self._next_event[api] = row["created_at"]
         self._events.notify()
         # reported as accepted, i.e. queued: it reaches a slot on the next settle, even at this same instant
-        return self._with_queue_view(Job(**self._store.get_job(api, job_id)))  # type: ignore[arg-type]
+        return self._viewed(self._store.get_job(api, job_id))  # type: ignore[arg-type]
 
     def get(self, api: str, tenant_id: str, job_id: str) -> Job | None:
         """The tenant's job; another tenant's job is as absent as a missing one."""
@@ -112,7 +115,7 @@ class Jobs:
             row = self._store.get_job(api, job_id)
             if row is None:
                 return None
-            job = self._with_queue_view(Job(**row))
+            job = self._viewed(row)
             if job.finished:
                 self._finished[(api, job_id)] = job
         return job if job.tenant_id == tenant_id else None
@@ -128,6 +131,7 @@ class Jobs:
             self._store.update_job(api, job_id, status=FAILED, fail_with=reason, finished_at=now)
             if job.cost:
                 self._ledger.refund(tenant_id, job.cost, f"refund job {job_id}")
+            self._count(tenant_id, -1)
         self._queued_seqs.pop(api, None)  # positions behind it move up
         self._events.notify()
         return replace(job, status=FAILED, fail_with=reason, finished_at=now, queue_position=None)
@@ -141,12 +145,29 @@ class Jobs:
     def active(self, api: str) -> list[Job]:
         """Every running and waiting job of the API, running first, then in queue order."""
         self.settle(api)
-        running = [self._with_queue_view(Job(**row)) for row in self._store.jobs_in_status(api, RUNNING)]
-        return running + [self._with_queue_view(job) for job in self._waiting(api)]
+        running = [self._viewed(row) for row in self._store.jobs_in_status(api, RUNNING)]
+        return running + [self._viewed(row) for row in self._store.jobs_in_status(api, QUEUED)]
+
+    def active_of(self, api: str, tenant_id: str) -> list[Job]:
+        """The tenant's running and waiting jobs, running first, then in queue order."""
+        self.settle(api)
+        return [self._viewed(row) for row in self._store.active_jobs_of(tenant_id)]
+
+    def count_active(self, api: str, tenant_id: str) -> int:
+        """How many of the tenant's jobs are running or waiting."""
+        self.settle(api)
+        count = self._active_counts.get(tenant_id)
+        if count is None:
+            count = self._active_counts[tenant_id] = self._store.count_active_jobs(tenant_id)
+        return count
+
+    def _count(self, tenant_id: str, change: int) -> None:
+        if tenant_id in self._active_counts:
+            self._active_counts[tenant_id] += change
 
     def of_tenant(self, api: str, tenant_id: str, kind: str | None = None) -> list[Job]:
         self.settle(api)
-        return [self._with_queue_view(Job(**row)) for row in self._store.jobs_of(tenant_id, kind) if row["api"] == api]
+        return [self._viewed(row) for row in self._store.jobs_of(tenant_id, kind) if row["api"] == api]
 
     def settle(self, api: str) -> list[Job]:
         """Apply every start, completion and failure due by now; return the jobs that changed."""
@@ -214,12 +235,12 @@ class Jobs:
                 yield Job(**row)
             after = rows[-1]["seq"]
 
-    def _queue_position(self, job: Job) -> int:
+    def _queue_position(self, api: str, seq: int) -> int:
         """1 for the first job waiting, 2 for the next, ..."""
-        seqs = self._queued_seqs.get(job.api)
+        seqs = self._queued_seqs.get(api)
         if seqs is None:
-            seqs = self._queued_seqs[job.api] = self._store.queued_seqs(job.api)
-        return 1 + bisect.bisect_left(seqs, job.seq)
+            seqs = self._queued_seqs[api] = self._store.queued_seqs(api)
+        return 1 + bisect.bisect_left(seqs, seq)
 
     def _slot_free_times(self, api: str, running: list[Job]) -> list[float]:
         """A heap: when each slot is free; slots no running job holds are free from the start of time."""
@@ -230,6 +251,7 @@ class Jobs:
 
     def _finish(self, job: Job) -> Job:
         end = job.started_at + job.run_time  # type: ignore[operator]
+        self._count(job.tenant_id, -1)
         if job.fail_with:
             self._store.update_job(job.api, job.id, status=FAILED, finished_at=end)
             if job.cost:
@@ -243,11 +265,13 @@ class Jobs:
         self._store.update_job(job.api, job.id, status=COMPLETED, finished_at=end)
         return replace(job, status=COMPLETED, finished_at=end)
 
-    def _with_queue_view(self, job: Job) -> Job:
-        if job.status == RUNNING:
-            elapsed = self._clock.now() - job.started_at  # type: ignore[operator]
-            progress = max(0.0, min(1.0, elapsed / job.duration)) if job.duration else 1.0
-            return replace(job, queue_position=0, progress=progress)
-        if job.status == QUEUED:
-            return replace(job, queue_position=self._queue_position(job))
-        return replace(job, progress=1.0 if job.status == COMPLETED else job.progress)
+    def _viewed(self, row: dict[str, Any]) -> Job:
+        """A stored job with its queue view: 0 and its progress while running, its place while waiting."""
+        status = row["status"]
+        if status == RUNNING:
+            duration = row["duration"]
+            progress = max(0.0, min(1.0, (self._clock.now() - row["started_at"]) / duration)) if duration else 1.0
+            return Job(**row, queue_position=0, progress=progress)
+        if status == QUEUED:
+            return Job(**row, queue_position=self._queue_position(row["api"], row["seq"]))
+        return Job(**row, progress=1.0 if status == COMPLETED else 0.0)

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at REAL NOT NULL, started_at REAL, finished_at REAL, UNIQUE (api, id)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (api, status, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_tenant ON jobs (tenant_id, status, seq);
 CREATE TABLE IF NOT EXISTS assets (
     seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, api TEXT NOT NULL,
     tenant_id TEXT NOT NULL REFERENCES tenants(id), job_id TEXT, media_type TEXT NOT NULL,
@@ -317,6 +318,18 @@ class Store:
     def queued_seqs(self, api: str) -> list[int]:
         rows = self._all("SELECT seq FROM jobs WHERE api = ? AND status = 'queued' ORDER BY seq", (api,))
         return [row["seq"] for row in rows]
+
+    # (a tenant belongs to one API, so its jobs are found by the tenant alone: the index holds all it needs)
+    def count_active_jobs(self, tenant_id: str) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM jobs WHERE tenant_id = ? AND status IN ('running', 'queued')",
+                        (tenant_id,))
+        return int(row["n"]) if row else 0
+
+    def active_jobs_of(self, tenant_id: str) -> list[dict[str, Any]]:
+        """A tenant's running and queued jobs, running first, each group in queue order."""
+        rows = self._all("SELECT * FROM jobs WHERE tenant_id = ? AND status IN ('running', 'queued')"
+                         " ORDER BY status = 'queued', seq", (tenant_id,))
+        return [_decode(row, "params") for row in rows]
 
     def jobs_of(self, tenant_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         if kind is None:

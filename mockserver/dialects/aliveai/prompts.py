@@ -69,7 +69,7 @@ async def create_prompt(call: Call) -> Response:
         return refusal
     config = call.context.config()
     limit = int(config["limits"]["maxPending"])
-    if len(user_queue(call, tenant.id)) >= limit:
+    if engine.jobs.count_active(API, tenant.id) >= limit:
         return too_many_pending(call.request, limit)
     seed = call.body.get("seed") or str(int(engine.ids.token(SEED_DIGITS, "0123456789", purpose="seed")))
     schema = call.operation.body_schema
@@ -118,7 +118,7 @@ def _check_references(call: Call, route: PromptRoute) -> tuple[Asset | None, Res
 
 
 def user_queue(call: Call, tenant_id: str) -> list[dict[str, Any]]:
-    return queue_of(call.context.engine.jobs.active(API), tenant_id)
+    return queue_of(call.context.engine.jobs.active_of(API, tenant_id), tenant_id)
 
 
 async def get_pending_prompts(call: Call) -> Response:
