@@ -17,6 +17,7 @@ from typing import Any
 from mockserver import dialects
 
 DEFAULT_PORT = 8100
+WS = "websockets-sansio"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -184,7 +185,7 @@ async def _serve_all(served: list[tuple[Any, socket.socket]]) -> None:
 
     from mockserver.http_limits import protocol_for
 
-    servers = [Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+    servers = [Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws=WS,
                                      http=protocol_for(app.refusal))) for app, _ in served]
 
     def stop() -> None:

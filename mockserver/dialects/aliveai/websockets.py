@@ -47,8 +47,9 @@ class Follower:
     drop_after_first: bool = False  # an armed fault cuts this connection after its first frame
 
     def send(self, frame: Any, close_with: int | None = None) -> None:
+        """Queue a frame (a dict, or its JSON text) and, with `close_with`, the close after it."""
         try:
-            self.frames.put_nowait((json.dumps(frame, separators=(",", ":")), 0) if frame is not None else None)
+            self.frames.put_nowait((frame if isinstance(frame, str) else json.dumps(frame, separators=(",", ":")), 0))
             if close_with is not None:
                 self.frames.put_nowait(("", close_with))
         except asyncio.QueueFull:  # too slow to keep up: drop it rather than grow without bound
@@ -121,8 +122,11 @@ class Hub:
         engine = self.context.engine
         active = engine.jobs.active(API)  # settles the queue first
         by_id = {job.id: job for job in active}
+        positions = _positions(active)
         sends: list[tuple[Follower, Any, int | None]] = []
         watched: set[str] = set()
+        texts: dict[tuple[str, int, str], str] = {}  # each distinct frame is encoded once for all its followers
+        created = iso(engine.clock.now())
         for follower in list(self.followers):
             if follower.prompt_id is None:
                 sends.extend(self._user_frames(follower, active))
@@ -130,17 +134,21 @@ class Hub:
                 continue
             watched.add(follower.prompt_id)
             job = by_id.get(follower.prompt_id) or engine.jobs.get(API, follower.tenant_id, follower.prompt_id)
-            frame = self._prompt_frame(follower, job, active)
-            if frame != follower.last:
-                follower.last = frame
-                final = frame.get("isComplete") or frame.get("isError")
-                close_with = 1000 if final else DROPPED if follower.drop_after_first else None
-                sends.append((follower, {**frame, "created": iso(engine.clock.now())}, close_with))
-                if close_with is not None:
-                    self.followers.discard(follower)
+            frame = self._prompt_frame(follower, job, positions)
+            if frame == follower.last:
+                continue
+            follower.last = frame
+            final = frame.get("isComplete") or frame.get("isError")
+            close_with = 1000 if final else DROPPED if follower.drop_after_first else None
+            key = (follower.prompt_id, frame["progress"], follower.base_url)
+            if key not in texts:
+                texts[key] = json.dumps({**frame, "created": created}, separators=(",", ":"))
+            sends.append((follower, texts[key], close_with))
+            if close_with is not None:
+                self.followers.discard(follower)
         return sends, self._next_change(active, watched)
 
-    def _prompt_frame(self, follower: Follower, job: Job | None, active: list[Job]) -> dict[str, Any]:
+    def _prompt_frame(self, follower: Follower, job: Job | None, positions: dict[str, int]) -> dict[str, Any]:
         prompt_id = follower.prompt_id
         if job is None or job.status == FAILED:
             reason = failure_message(job) if job else "The prompt no longer exists."
@@ -150,9 +158,8 @@ class Hub:
             return {"promptId": prompt_id, "progress": 100, "isComplete": True, "queuePosition": 0,
                     "promptContainer": container(follower, job)}
         follower.progress = max(follower.progress, percent(job))
-        position = next((item["queuePosition"] for item in queue_of(active, job.tenant_id)
-                         if item["promptId"] == prompt_id), 0)
-        return {"promptId": prompt_id, "progress": follower.progress, "isComplete": False, "queuePosition": position}
+        return {"promptId": prompt_id, "progress": follower.progress, "isComplete": False,
+                "queuePosition": positions.get(job.id, 0)}
 
     def _user_frames(self, follower: Follower, active: list[Job]) -> list[tuple[Follower, Any, int | None]]:
         queue = queue_of(active, follower.tenant_id)
@@ -180,6 +187,18 @@ class Hub:
                 step = start + job.duration * (percent(job) + 1) / 100
                 moments.append(max(step, now + MIN_FRAME_INTERVAL))
         return max(0.0, min(moments) - now) + 0.001 if moments else None
+
+
+def _positions(active: list[Job]) -> dict[str, int]:
+    """Each active prompt's place in its user's queue (as `queue_of` numbers them), for all users at once."""
+    waiting: dict[str, int] = {}
+    positions = {}
+    for job in active:
+        if job.status == RUNNING:
+            positions[job.id] = 0
+        else:
+            waiting[job.tenant_id] = positions[job.id] = waiting.get(job.tenant_id, 0) + 1
+    return positions
 
 
 async def _serve(follower: Follower) -> None:
