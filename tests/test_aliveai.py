@@ -219,6 +219,16 @@ def test_references_must_name_the_users_own_things(served: dict[str, Any], admin
     assert video_wanted.status_code == 400 and video_wanted.json()["violations"][0]["field"] == "mediaId"
 
 
+def test_a_finished_clothes_prompt_is_a_custom_clothes_item(served: dict[str, Any], admin: httpx.Client) -> None:
+    user = new_user(served, admin)
+    image = finished(user, admin, user.create().json()["promptId"])["medias"][0]["id"]
+    before = {item["clothesId"] for item in user.http.get("/clothes/custom").json()}
+    clothes = finished(user, admin, user.create("/prompts/create-clothes", {"mediaId": image}).json()["promptId"])
+    added = {item["clothesId"] for item in user.http.get("/clothes/custom").json()} - before
+    assert added == {clothes["medias"][0]["id"]}
+    assert user.http.get(f"/clothes/custom/{clothes['medias'][0]['id']}").status_code == 200
+
+
 def test_validation_names_each_violated_field(served: dict[str, Any], admin: httpx.Client) -> None:
     user = new_user(served, admin)
     answer = user.create("/prompts/image-to-video", {"text": "x" * 1501, "motionStrength": 9})

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.responses import Response
 
 from mockserver.dialects.aliveai import held
+from mockserver.dialects.aliveai.catalogue import CUSTOM_CLOTHES
 from mockserver.dialects.aliveai.errors import (
     bad_request,
     conflict,
@@ -75,6 +76,9 @@ async def create_prompt(call: Call) -> Response:
     schema = call.operation.body_schema
     request = filled_request(route.prompt_type, {**stored(schema, call.body, schema["definitions"]), "seed": seed})
     outputs = [{**media, "id_length": MEDIA_ID_LENGTH} for media in medias_for(route.prompt_type, request, source)]
+    if route.prompt_type == "CREATE_CLOTHES":  # once finished, its picture is also a custom clothes item
+        label = {CUSTOM_CLOTHES: {"clothesPrompt": f"the outfit of media {call.body['mediaId']}"}}
+        outputs = [{**media, "labels": label} for media in outputs]
     length = 2 if request.get("videoLength") == "MEDIUM" else 1  # a 10 s video costs and takes twice a 5 s one
     price = int(config["prices"][route.prompt_type]) * length
     duration = float(config["durations"][route.prompt_type]) * length
