@@ -7,6 +7,7 @@ import io
 import json
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -394,3 +395,14 @@ def test_an_armed_fault_cuts_a_prompt_channel(served: dict[str, Any], admin: htt
         with pytest.raises(ConnectionClosed) as closed:
             websocket.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+
+
+def test_an_armed_delay_holds_one_answer_of_its_route(served: dict[str, Any], admin: httpx.Client) -> None:
+    user = new_user(served, admin)
+    admin.post("/faults", json={"operation": "delay", "message": "getPendingPrompts"}).raise_for_status()
+    assert user.http.get("/members/me").elapsed.total_seconds() < 2  # another route: on time
+    started = time.monotonic()
+    assert user.http.get("/prompts/pending").status_code == 200
+    assert time.monotonic() - started >= 5
+    assert user.http.get("/prompts/pending").elapsed.total_seconds() < 2  # spent
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mockserver.engine.store import Store
@@ -32,8 +33,10 @@ class Faults:
         self._none_armed.discard(api)
         return Fault(seq=self._store.insert_fault(fault), **fault)
 
-    def take(self, api: str, operation: str, tenant_id: str) -> Fault | None:
-        """Consume and return the oldest fault armed for this operation and tenant, if any."""
+    def take(self, api: str, operation: str, tenant_id: str,
+             where: Callable[[Fault], bool] | None = None) -> Fault | None:
+        """Consume and return the oldest fault armed for this operation and tenant (and, given `where`, that
+        passes it), if any."""
         if api in self._none_armed:
             return None
         armed = self._store.faults(api)
@@ -41,8 +44,10 @@ class Faults:
             self._none_armed.add(api)
         for row in armed:
             if row["operation"] == operation and row["tenant_id"] in (None, tenant_id):
-                self._store.spend_fault(row["seq"])
-                return Fault(**row)
+                fault = Fault(**row)
+                if where is None or where(fault):
+                    self._store.spend_fault(row["seq"])
+                    return fault
         return None
 
     def armed(self, api: str) -> list[Fault]:

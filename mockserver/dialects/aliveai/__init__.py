@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from mockserver.dialects import DemoTenant, Dialect
 from mockserver.dialects.aliveai import accounts, catalogue, llm, members, prompts, uploads
+from mockserver.dialects.aliveai.delays import DELAY_SECONDS, delayable
 from mockserver.dialects.aliveai.errors import AliveAIErrors, problem
 from mockserver.dialects.aliveai.websockets import Hub
 from mockserver.engine import Engine
@@ -66,10 +67,10 @@ def account(tenant: Tenant) -> dict[str, Any]:
     return {"userId": login["userId"], "email": login["email"], "password": login["password"]}
 
 
-HANDLERS: dict[str, Handler] = {
+HANDLERS: dict[str, Handler] = {operation_id: delayable(operation_id, handler) for operation_id, handler in {
     **prompts.HANDLERS, **members.HANDLERS, **uploads.HANDLERS, **catalogue.HANDLERS, **llm.HANDLERS,
     **{operation_id: not_served for operation_id in UNSERVED},
-}
+}.items()}
 
 DIALECT = Dialect(
     name="aliveai",
@@ -82,6 +83,8 @@ DIALECT = Dialect(
     fault_operations={
         "prompt": "the next accepted prompt fails as it starts (isError on its websocket) and is refunded",
         "websocket": "the next prompt-channel connection is cut (close 1011) after its first frame",
+        "delay": f"the next answer of the route whose operationId is the fault's message (no message: any route) "
+                 f"is sent {DELAY_SECONDS:g} s late",
     },
     asset_path="/media/",
     demo=DemoTenant(name="demo", credentials=["5b0e7a52-3c8d-4f19-b6a2-e41d9c07f3b8"], balance=1000,
