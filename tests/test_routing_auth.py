@@ -24,7 +24,7 @@ def client() -> TestClient:
         return json_response(200, {"principal": call.principal})
 
     router = SpecRouter(spec, {operation.operation_id: echo for operation in spec.operations}, LovlyChatErrors(),
-                        KNOWN.get, context=None, store=Store())
+                        lambda secret, scheme: KNOWN.get(secret), context=None, store=Store())
     return TestClient(router, raise_server_exceptions=False)
 
 
