@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp
@@ -54,8 +54,6 @@ class Dialect:
     authenticate: Callable[[Engine, str, str | None], Tenant | None] | None = None
     # the ASGI app that answers websocket connections, given the origin's context
     websocket: Callable[[Any], ASGIApp] | None = None
-    # operations of the spec this mock does not serve yet, with the reason it gives (a 404 problem)
-    unserved: dict[str, str] = field(default_factory=dict)
 
     def asset_url(self, base_url: str, asset: Asset, thumbnail: bool = False) -> str:
         """Where the asset's bytes are served (thumbnails are always PNG stills)."""

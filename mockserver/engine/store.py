@@ -55,6 +55,42 @@ CREATE TABLE IF NOT EXISTS faults (
     seq INTEGER PRIMARY KEY, api TEXT NOT NULL, operation TEXT NOT NULL,
     tenant_id TEXT, remaining INTEGER NOT NULL, message TEXT
 );
+CREATE TABLE IF NOT EXISTS chat_characters (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    name TEXT NOT NULL, bio TEXT NOT NULL, short_bio TEXT NOT NULL, first_message TEXT NOT NULL,
+    first_message_id TEXT NOT NULL, first_candidate_id TEXT NOT NULL, media_id TEXT, prompt_id TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chat_characters_by_tenant ON chat_characters (tenant_id, seq);
+CREATE TABLE IF NOT EXISTS chat_personas (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    name TEXT NOT NULL, bio TEXT, is_default INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chat_personas_by_tenant ON chat_personas (tenant_id, seq);
+CREATE TABLE IF NOT EXISTS chats (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    character_id TEXT NOT NULL, persona_id TEXT NOT NULL, created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chats_by_tenant ON chats (tenant_id, seq);
+CREATE INDEX IF NOT EXISTS chats_by_persona ON chats (persona_id);
+CREATE TABLE IF NOT EXISTS chat_messages (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, chat_id TEXT NOT NULL, tenant_id TEXT NOT NULL,
+    kind TEXT NOT NULL, selected_candidate_id TEXT NOT NULL, created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chat_messages_by_chat ON chat_messages (chat_id, seq);
+CREATE INDEX IF NOT EXISTS chat_messages_by_tenant ON chat_messages (tenant_id);
+CREATE TABLE IF NOT EXISTS chat_candidates (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, message_id TEXT NOT NULL, chat_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL, text TEXT NOT NULL, media_id TEXT, job_id TEXT,
+    started_at REAL, first_token_seconds REAL, token_seconds REAL, ready_at REAL,
+    fails_after INTEGER, fails_at REAL, previous_candidate_id TEXT, user_message_id TEXT,
+    pending INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chat_candidates_by_chat ON chat_candidates (chat_id, seq);
+CREATE INDEX IF NOT EXISTS chat_candidates_by_message ON chat_candidates (message_id, seq);
+CREATE INDEX IF NOT EXISTS chat_candidates_pending ON chat_candidates (tenant_id, pending);
+CREATE TABLE IF NOT EXISTS chat_vision_uses (tenant_id TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS chat_vision_uses_by_tenant ON chat_vision_uses (tenant_id, at);
 """
 
 
@@ -421,24 +457,168 @@ class Store:
 
     # -- reset -----------------------------------------------------------------------------------
     def delete_api_state(self, api: str) -> None:
-        """Remove every tenant, credential, entry, job, asset and fault of one API."""
+        """Remove every tenant, credential, entry, job, asset, fault and chat row of one API."""
         tenant_ids = "SELECT id FROM tenants WHERE api = ?"
         with self.transaction():
             self._run(f"DELETE FROM ledger WHERE tenant_id IN ({tenant_ids})", (api,))
             self._run("DELETE FROM blobs WHERE asset_id IN (SELECT id FROM assets WHERE api = ?)", (api,))
             for table in ("credentials", "jobs", "assets", "faults"):
                 self._run(f"DELETE FROM {table} WHERE api = ?", (api,))
+            for table in self.CHAT_TABLES:
+                self._run(f"DELETE FROM {table} WHERE tenant_id IN ({tenant_ids})", (api,))
             self._run("DELETE FROM tenants WHERE api = ?", (api,))
         self._forget()
 
     def delete_tenant(self, tenant_id: str) -> None:
-        """Remove one tenant with its credentials, entries, jobs, assets and the faults armed for it."""
+        """Remove one tenant with its credentials, entries, jobs, assets, chat rows and the faults armed for it."""
         with self.transaction():
             self._run("DELETE FROM blobs WHERE asset_id IN (SELECT id FROM assets WHERE tenant_id = ?)", (tenant_id,))
-            for table in ("ledger", "credentials", "jobs", "assets", "faults"):
+            for table in ("ledger", "credentials", "jobs", "assets", "faults", *self.CHAT_TABLES):
                 self._run(f"DELETE FROM {table} WHERE tenant_id = ?", (tenant_id,))
             self._run("DELETE FROM tenants WHERE id = ?", (tenant_id,))
         self._forget()
+
+    # -- chat ------------------------------------------------------------------------------------
+    # Characters, personas, chats, their messages and the candidates of each message. Rows are dicts of their
+    # columns; `changes` name columns (the callers' own names, never a client's). Every chat table has a
+    # tenant_id: a tenant's rows go with it.
+    CHAT_TABLES = ("chat_candidates", "chat_messages", "chats", "chat_personas", "chat_characters",
+                   "chat_vision_uses")
+
+    def _insert_row(self, table: str, row: dict[str, Any]) -> None:
+        columns = ", ".join(row)
+        self._run(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+
+    def _update_row(self, table: str, row_id: str, changes: dict[str, Any]) -> None:
+        columns = ", ".join(f"{name} = ?" for name in changes)
+        self._run(f"UPDATE {table} SET {columns} WHERE id = ?", (*changes.values(), row_id))
+
+    def insert_chat_character(self, row: dict[str, Any]) -> None:
+        self._insert_row("chat_characters", row)
+
+    def get_chat_character(self, character_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM chat_characters WHERE id = ?", (character_id,))
+
+    def chat_characters_of(self, tenant_id: str) -> list[dict[str, Any]]:
+        """A tenant's characters that are not deleted, oldest first."""
+        return self._all("SELECT * FROM chat_characters WHERE tenant_id = ? AND deleted = 0 ORDER BY seq",
+                         (tenant_id,))
+
+    def update_chat_character(self, character_id: str, **changes: Any) -> None:
+        self._update_row("chat_characters", character_id, changes)
+
+    def insert_chat_persona(self, row: dict[str, Any]) -> None:
+        self._insert_row("chat_personas", row)
+
+    def get_chat_persona(self, persona_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM chat_personas WHERE id = ?", (persona_id,))
+
+    def chat_personas_of(self, tenant_id: str) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM chat_personas WHERE tenant_id = ? ORDER BY seq", (tenant_id,))
+
+    def default_chat_persona(self, tenant_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM chat_personas WHERE tenant_id = ? AND is_default = 1", (tenant_id,))
+
+    def update_chat_persona(self, persona_id: str, **changes: Any) -> None:
+        self._update_row("chat_personas", persona_id, changes)
+
+    def unset_default_chat_persona(self, tenant_id: str) -> None:
+        self._run("UPDATE chat_personas SET is_default = 0 WHERE tenant_id = ? AND is_default = 1", (tenant_id,))
+
+    def delete_chat_persona(self, persona_id: str) -> None:
+        self._run("DELETE FROM chat_personas WHERE id = ?", (persona_id,))
+
+    def count_chats_with_persona(self, persona_id: str) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM chats WHERE persona_id = ?", (persona_id,))
+        return int(row["n"]) if row else 0
+
+    def insert_chat(self, row: dict[str, Any]) -> None:
+        self._insert_row("chats", row)
+
+    def get_chat(self, chat_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM chats WHERE id = ?", (chat_id,))
+
+    def chat_summaries(self, tenant_id: str) -> list[dict[str, Any]]:
+        """A tenant's chats with their character's name, message count and the time of their last message
+        (None without messages), the latest activity first."""
+        return self._all(
+            "SELECT c.id, c.created_at, c.character_id, ch.name AS character_name, COUNT(m.id) AS message_count,"
+            " MAX(m.created_at) AS last_message_at FROM chats c JOIN chat_characters ch ON ch.id = c.character_id"
+            " LEFT JOIN chat_messages m ON m.chat_id = c.id WHERE c.tenant_id = ? GROUP BY c.id"
+            " ORDER BY COALESCE(MAX(m.created_at), c.created_at) DESC, COALESCE(MAX(m.seq), 0) DESC, c.seq DESC",
+            (tenant_id,))
+
+    def delete_chat(self, chat_id: str) -> None:
+        """A chat with its messages and their candidates."""
+        with self.transaction():
+            for table, column in (("chat_candidates", "chat_id"), ("chat_messages", "chat_id"), ("chats", "id")):
+                self._run(f"DELETE FROM {table} WHERE {column} = ?", (chat_id,))
+
+    def insert_chat_message(self, row: dict[str, Any]) -> None:
+        self._insert_row("chat_messages", row)
+
+    def get_chat_message(self, message_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM chat_messages WHERE id = ?", (message_id,))
+
+    def chat_messages(self, chat_id: str) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM chat_messages WHERE chat_id = ? ORDER BY seq", (chat_id,))
+
+    def last_chat_message(self, chat_id: str, kind: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM chat_messages WHERE chat_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1",
+                         (chat_id, kind))
+
+    def chat_transcript(self, chat_id: str, before_seq: int | None = None) -> list[dict[str, Any]]:
+        """The kind and the selected candidate's text of each message of the chat (before `before_seq`)."""
+        return self._all("SELECT m.kind, c.text FROM chat_messages m JOIN chat_candidates c"
+                         " ON c.id = m.selected_candidate_id WHERE m.chat_id = ? AND m.seq < ? ORDER BY m.seq",
+                         (chat_id, 2**62 if before_seq is None else before_seq))
+
+    def update_chat_message(self, message_id: str, **changes: Any) -> None:
+        self._update_row("chat_messages", message_id, changes)
+
+    def delete_chat_messages_from(self, chat_id: str, seq: int) -> None:
+        """The chat's messages from `seq` on, with their candidates."""
+        with self.transaction():
+            self._run("DELETE FROM chat_candidates WHERE message_id IN"
+                      " (SELECT id FROM chat_messages WHERE chat_id = ? AND seq >= ?)", (chat_id, seq))
+            self._run("DELETE FROM chat_messages WHERE chat_id = ? AND seq >= ?", (chat_id, seq))
+
+    def delete_chat_message(self, message_id: str) -> None:
+        with self.transaction():
+            self._run("DELETE FROM chat_candidates WHERE message_id = ?", (message_id,))
+            self._run("DELETE FROM chat_messages WHERE id = ?", (message_id,))
+
+    def insert_chat_candidate(self, row: dict[str, Any]) -> None:
+        self._insert_row("chat_candidates", row)
+
+    def get_chat_candidate(self, candidate_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM chat_candidates WHERE id = ?", (candidate_id,))
+
+    def chat_candidates(self, chat_id: str) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM chat_candidates WHERE chat_id = ? ORDER BY seq", (chat_id,))
+
+    def candidates_of_message(self, message_id: str) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM chat_candidates WHERE message_id = ? ORDER BY seq", (message_id,))
+
+    def pending_chat_candidates(self, tenant_id: str) -> list[dict[str, Any]]:
+        """A tenant's candidates whose fate is not settled yet (a reply bound to fail, an image being made)."""
+        return self._all("SELECT * FROM chat_candidates WHERE tenant_id = ? AND pending = 1 ORDER BY seq",
+                         (tenant_id,))
+
+    def update_chat_candidate(self, candidate_id: str, **changes: Any) -> None:
+        self._update_row("chat_candidates", candidate_id, changes)
+
+    def delete_chat_candidate(self, candidate_id: str) -> None:
+        self._run("DELETE FROM chat_candidates WHERE id = ?", (candidate_id,))
+
+    def vision_uses_since(self, tenant_id: str, since: float) -> list[float]:
+        """When the tenant used a vision route after `since`, oldest first (older uses are forgotten)."""
+        self._run("DELETE FROM chat_vision_uses WHERE tenant_id = ? AND at <= ?", (tenant_id, since))
+        rows = self._all("SELECT at FROM chat_vision_uses WHERE tenant_id = ? ORDER BY at", (tenant_id,))
+        return [row["at"] for row in rows]
+
+    def record_vision_use(self, tenant_id: str, at: float) -> None:
+        self._run("INSERT INTO chat_vision_uses (tenant_id, at) VALUES (?, ?)", (tenant_id, at))
 
 
 class _Transaction:

@@ -1,22 +1,20 @@
 """AliveAI: users who log in (JWT) or use a key (`Authorization: Key <uuid>`), prepaid credits, prompts on a
-GPU queue followed over websockets, uploads, catalogues and LLM helpers."""
+GPU queue followed over websockets, uploads, catalogues, LLM helpers, and chats with characters (replies
+streamed as NDJSON)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from starlette.responses import Response
-
 from mockserver.dialects import DemoTenant, Dialect
-from mockserver.dialects.aliveai import accounts, catalogue, llm, members, prompts, uploads
+from mockserver.dialects.aliveai import accounts, catalogue, characters, chats, llm, members, personas, prompts, uploads
 from mockserver.dialects.aliveai.delays import DELAY_SECONDS, delayable
-from mockserver.dialects.aliveai.errors import AliveAIErrors, problem
+from mockserver.dialects.aliveai.errors import AliveAIErrors
 from mockserver.dialects.aliveai.websockets import Hub
 from mockserver.engine import Engine
 from mockserver.engine.tenants import Tenant
-from mockserver.routing import Call, Handler
-from mockserver.spec import load_document
+from mockserver.routing import Handler
 
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # credits per prompt (a MEDIUM-length video costs twice its route's price and takes twice as long)
@@ -34,26 +32,10 @@ DURATIONS = {
     "EDIT_UPSCALE_IMAGE": 8.0, "CHARACTER_TRAINING_DATA": 20.0, "IMAGE_TO_VIDEO": 45.0,
     "VIDEO_EXPRESSION": 30.0, "EXTEND_VIDEO": 45.0, "EDIT_VIDEO_INCREASE_FPS": 20.0, "UPSCALE_VIDEO": 30.0,
 }
-CHAT_TAGS = ("Chat Character Resource", "Chat Persona Resource", "Chat Resource")
-
-
-def _chat_operations() -> dict[str, str]:
-    """The chat routes (characters, personas, chats): in the spec, not served yet."""
-    operations = {}
-    for path, item in load_document("aliveai.yaml")["paths"].items():
-        for method, operation in item.items():
-            if isinstance(operation, dict) and set(operation.get("tags", ())) & set(CHAT_TAGS):
-                operations[operation["operationId"]] = f"{method.upper()} {path}"
-    return operations
-
-
-UNSERVED = _chat_operations()
-
-
-async def not_served(call: Call) -> Response:
-    route = UNSERVED[call.operation.operation_id]
-    return problem(call.request, 404, f"{route} is in the AliveAI spec, but genmock does not serve the chat routes "
-                                      "yet")
+# chat: a picture's price and GPU time; a reply's first token and each next one come these seconds apart
+CHAT_PRICES = {"CHAT_IMAGE": 2}
+CHAT_DURATIONS = {"CHAT_IMAGE": 6.0, "CHAT_FIRST_TOKEN": 0.3, "CHAT_TOKEN": 0.03}
+LIMITS = {"maxPending": 5, "visionPerMinute": 10}
 
 
 def create_tenant(engine: Engine, name: str, keys: list[str], balance: float, login: dict[str, str]) -> Tenant:
@@ -69,7 +51,7 @@ def account(tenant: Tenant) -> dict[str, Any]:
 
 HANDLERS: dict[str, Handler] = {operation_id: delayable(operation_id, handler) for operation_id, handler in {
     **prompts.HANDLERS, **members.HANDLERS, **uploads.HANDLERS, **catalogue.HANDLERS, **llm.HANDLERS,
-    **{operation_id: not_served for operation_id in UNSERVED},
+    **characters.HANDLERS, **personas.HANDLERS, **chats.HANDLERS,
 }.items()}
 
 DIALECT = Dialect(
@@ -79,12 +61,17 @@ DIALECT = Dialect(
     default_port_offset=1,
     handlers=HANDLERS,
     errors=AliveAIErrors(),
-    defaults={"prices": PRICES, "durations": DURATIONS, "slots": 4, "limits": {"maxPending": 5}},
+    defaults={"prices": {**PRICES, **CHAT_PRICES}, "durations": {**DURATIONS, **CHAT_DURATIONS}, "slots": 4,
+              "limits": LIMITS},
     fault_operations={
         "prompt": "the next accepted prompt fails as it starts (isError on its websocket) and is refunded",
         "websocket": "the next prompt-channel connection is cut (close 1011) after its first frame",
         "delay": f"the next answer of the route whose operationId is the fault's message (no message: any route) "
                  f"is sent {DELAY_SECONDS:g} s late",
+        "chatError": "the next chat reply (sent or regenerated) ends with an error event halfway (the fault's message,"
+                     " if any) and is taken back",
+        "chatCut": "the connection of the next chat reply (sent or regenerated) is cut halfway; the reply is still "
+                   "stored whole",
     },
     asset_path="/media/",
     demo=DemoTenant(name="demo", credentials=["5b0e7a52-3c8d-4f19-b6a2-e41d9c07f3b8"], balance=1000,
@@ -95,5 +82,4 @@ DIALECT = Dialect(
     account=account,
     authenticate=accounts.authenticate,
     websocket=Hub,
-    unserved=UNSERVED,
 )

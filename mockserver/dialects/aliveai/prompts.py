@@ -22,7 +22,7 @@ from mockserver.dialects.aliveai.lookups import API, own_media, own_prompt
 from mockserver.dialects.aliveai.outputs import filled_request, medias_for, stored
 from mockserver.dialects.aliveai.views import container, queue_of
 from mockserver.engine.assets import MP4, Asset
-from mockserver.engine.jobs import COMPLETED
+from mockserver.engine.jobs import COMPLETED, Job
 from mockserver.engine.ledger import UNIT, InsufficientFunds
 from mockserver.routing import Call, json_response
 from mockserver.spec import load_document
@@ -61,18 +61,16 @@ VIDEO_SOURCES = {"EXTEND_VIDEO", "EDIT_VIDEO_INCREASE_FPS", "UPSCALE_VIDEO"}
 async def create_prompt(call: Call) -> Response:
     """Every `POST /prompts…` create route: check, charge, queue; answer `{promptId, seed}`."""
     route = ROUTES[call.operation.operation_id]
-    engine = call.context.engine
-    tenant = call.principal
     if call.query.get("serverId"):
         return not_found(call.request, "Server not found")
     source, refusal = _check_references(call, route)
     if refusal is not None:
         return refusal
     config = call.context.config()
-    limit = int(config["limits"]["maxPending"])
-    if engine.jobs.count_active(API, tenant.id) >= limit:
-        return too_many_pending(call.request, limit)
-    seed = call.body.get("seed") or str(int(engine.ids.token(SEED_DIGITS, "0123456789", purpose="seed")))
+    refusal = pending_refusal(call)
+    if refusal is not None:
+        return refusal
+    seed = call.body.get("seed") or new_seed(call)
     schema = call.operation.body_schema
     request = filled_request(route.prompt_type, {**stored(schema, call.body, schema["definitions"]), "seed": seed})
     outputs = [{**media, "id_length": MEDIA_ID_LENGTH} for media in medias_for(route.prompt_type, request, source)]
@@ -82,18 +80,40 @@ async def create_prompt(call: Call) -> Response:
     length = 2 if request.get("videoLength") == "MEDIUM" else 1  # a 10 s video costs and takes twice a 5 s one
     price = int(config["prices"][route.prompt_type]) * length
     duration = float(config["durations"][route.prompt_type]) * length
-    fault = engine.faults.take(API, "prompt", tenant.id)
-    try:
-        job = engine.jobs.submit(API, tenant.id, engine.ids.uuid(), route.prompt_type,
-                                 {"field": route.container_field, "request": request, "video": route.video,
-                                  "outputs": outputs}, duration=duration, cost=price * UNIT,
-                                 fail_with="UNKNOWN" if fault else None)
-    except InsufficientFunds as refusal_:
-        return payment_required(call.request, price, refusal_.balance // UNIT)
+    job = queue_prompt(call, route.prompt_type, {"field": route.container_field, "request": request,
+                                                 "video": route.video, "outputs": outputs}, price, duration)
+    if isinstance(job, Response):
+        return job
     answer = {"promptId": job.id, "seed": seed}
     if route.blocking and call.headers.get("x-aliveai-request-blocking") in (True, "true"):
         return held.HeldAnswer(call, job.id, answer)
     return json_response(200, answer)
+
+
+def pending_refusal(call: Call) -> Response | None:
+    """The 429 of a user who already has the maximum of queued and running prompts, else None."""
+    limit = int(call.context.config()["limits"]["maxPending"])
+    if call.context.engine.jobs.count_active(API, call.principal.id) >= limit:
+        return too_many_pending(call.request, limit)
+    return None
+
+
+def new_seed(call: Call) -> str:
+    return str(int(call.context.engine.ids.token(SEED_DIGITS, "0123456789", purpose="seed")))
+
+
+def queue_prompt(call: Call, prompt_type: str, params: dict[str, Any], price: int, duration: float) -> Job | Response:
+    """Charge `price` credits and queue a prompt of the user's (`params`: the container field, the request it
+    echoes, whether it is a video, the outputs it makes); the 402 when the credits do not cover it. An armed
+    `prompt` fault makes it fail as it starts."""
+    engine = call.context.engine
+    tenant = call.principal
+    fault = engine.faults.take(API, "prompt", tenant.id)
+    try:
+        return engine.jobs.submit(API, tenant.id, engine.ids.uuid(), prompt_type, params, duration=duration,
+                                  cost=price * UNIT, fail_with="UNKNOWN" if fault else None)
+    except InsufficientFunds as refusal:
+        return payment_required(call.request, price, refusal.balance // UNIT)
 
 
 def _check_references(call: Call, route: PromptRoute) -> tuple[Asset | None, Response | None]:
