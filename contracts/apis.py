@@ -6,7 +6,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-# A key the server does not accept: LovlyChat documents 401, LucyDream 403 (either means "refused" in HTTP).
+# A key the server does not accept: LovlyChat and AliveAI document 401, LucyDream 403 (either means "refused").
 REFUSED = (401, 403)
 
 
@@ -17,6 +17,14 @@ class KeyProbe:
     method: str
     path: str
     body: Any = None  # JSON; None: no body
+
+
+@dataclass(frozen=True)
+class Login:
+    """How a user logs in for a bearer token: POST `path` with {email, password}, the token in `token_field`."""
+
+    path: str
+    token_field: str
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,17 @@ class ApiProfile:
     job_operation: tuple[str, str] | None = None  # (method, path) that queues a paid job answering its `id`
     # More properties of the stateful layer, each a module with `run(session)` (e.g. concurrent debits)
     property_modules: tuple[str, ...] = ()
+    login: Login | None = None  # users log in for a bearer token (--email/--password)
+    # the API's keys have a form of their own (AliveAI: UUIDs): the tenants the suite makes get keys the server
+    # issues rather than keys of the suite's making
+    issued_keys: bool = False
+    # operations the suite has no contracts for yet (by tag; AliveAI's chat routes): no layer sends them, and
+    # the report says they were not verified
+    unchecked_tags: tuple[str, ...] = ()
+    # the operation extension that marks paid operations (AliveAI's create routes): the schema layer sends them
+    # only in ways that cannot spend (a tenant without credits, or invalid data only), the tour and the state
+    # machine cover their paid answers
+    paid_marker: str | None = None
 
     def tour(self) -> Any:
         return importlib.import_module(self.tour_module)
@@ -77,6 +96,22 @@ PROFILES = {
         valid_input_rejections=("sourceAssetId", "cursor"),
         job_operation=("POST", "/v1/generation/jobs"),
         property_modules=("contracts.races.lovlychat",),
+    ),
+    "aliveai": ApiProfile(
+        name="aliveai",
+        undeclared_method_statuses=(405,),
+        undeclared_method_error_code=None,  # an RFC 7807 problem with Allow: schemathesis' own check applies
+        valid_input_statuses=(402,),
+        tour_module="contracts.tours.aliveai",
+        machine_module="contracts.machines.aliveai",
+        key_probe=KeyProbe("GET", "/members/me"),
+        own_balance=1000,
+        valid_input_rejections=("image",),  # an upload whose bytes are no picture (the schema says: binary)
+        property_modules=("contracts.protocols.websockets",),  # the websocket channels
+        login=Login("/members/login", "accessToken"),
+        issued_keys=True,
+        unchecked_tags=("Chat Character Resource", "Chat Persona Resource", "Chat Resource"),
+        paid_marker="x-aliveai-prompt",
     ),
 }
 

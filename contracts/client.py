@@ -14,8 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import yaml
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 from openapi_core.templating.responses.exceptions import ResponseNotFound
@@ -24,9 +23,25 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from contracts.curl import Transcript
 from contracts.report import Finding, Report
-from contracts.target import Target
+from contracts.target import Target, Token
 
 NO_BODY = object()
+VERDICTS = 4096  # responses whose verdict is remembered
+CREDENTIAL_PREFIX = "x-genmock-credential-prefix"  # what an apiKey scheme's value starts with (AliveAI: "Key ")
+
+
+@dataclass(frozen=True)
+class KeyScheme:
+    """How the API takes a key: the header of its apiKey scheme and what the value starts with."""
+
+    header: str | None  # e.g. "X-API-Key"; None: the spec has no apiKey header scheme, keys go as Bearer tokens
+    prefix: str = ""  # e.g. "Key ": the header's value is `Key <key>`, not the bare key
+
+    def headers(self, key: str) -> dict[str, str]:
+        """The header(s) that present `key` (a `Token` always as Bearer)."""
+        if isinstance(key, Token) or self.header is None:
+            return {"authorization": f"Bearer {key}"}
+        return {self.header: self.prefix + key}
 
 
 @dataclass(frozen=True)
@@ -52,41 +67,62 @@ class Reply:
 
 class ContractClient:
     def __init__(self, target: Target, report: Report, transcript: Transcript) -> None:
-        document = yaml.safe_load(target.spec_path.read_text(encoding="utf-8"))
-        self.auth_header = api_key_header(document)
+        document = {**target.document()}  # a copy: the servers change
+        self.api = target.api
+        self.key_scheme = key_scheme(document)
+        self.auth_header = self.key_scheme.header
         document["servers"] = [{"url": target.root}]  # validate against the target, not the published host
         self._templates = [(re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"), path)
                            for path in document.get("paths", {})]
-        self._openapi = OpenAPI.from_dict(document)
+        # the spec is not validated again here (over a second for AliveAI's): schemathesis reads it too, and the
+        # repository's own specs are validated by their tests
+        json_types = dict.fromkeys(_json_suffixed(document), json.loads)
+        self._openapi = OpenAPI.from_dict(document, config=Config(spec_validator_cls=None,
+                                                                  extra_media_type_deserializers=json_types))
         self._http = httpx.Client(base_url=target.root, timeout=target.timeout)
         self._report = report
         self.transcript = transcript
+        self._verdicts: dict[Any, list[tuple[str, str, str]]] = {}
 
     def close(self) -> None:
         self._http.close()
 
     def send(self, method: str, path: str, *, key: str | None, body: Any = NO_BODY, raw: bytes | None = None,
-             validate: bool = True, headers: dict[str, str] | None = None,
-             params: dict[str, Any] | None = None) -> Reply:
-        """Send one request (JSON `body`, or `raw` bytes sent as JSON) with `key` in the API's key header,
-        plus any other `headers` (e.g. another form of the key) and query `params`.
+             validate: bool = True, headers: dict[str, str] | None = None, params: dict[str, Any] | None = None,
+             files: dict[str, Any] | None = None) -> Reply:
+        """Send one request (JSON `body`, `raw` bytes sent as JSON, or a multipart form of `files` and the
+        string fields of `body`) with `key` as the API's key scheme takes it (a `Token` as Bearer), plus any
+        other `headers` (e.g. another form of the key) and query `params`.
 
         With `validate`, the response is checked against the operation the spec declares for it; leave it
         off only for requests the spec cannot describe (an undeclared route or method)."""
-        request = self.build(method, path, key=key, body=body, raw=raw, headers=headers, params=params)
+        request = self.build(method, path, key=key, body=body, raw=raw, headers=headers, params=params, files=files)
         return self.receive(request, self.exchange(request), validate)
 
     def build(self, method: str, path: str, *, key: str | None, body: Any = NO_BODY, raw: bytes | None = None,
-              headers: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> httpx.Request:
+              headers: dict[str, str] | None = None, params: dict[str, Any] | None = None,
+              files: dict[str, Any] | None = None) -> httpx.Request:
         """The request `send` would send."""
-        sent = {self.auth_header: key} if key is not None and self.auth_header else {}
+        sent = self.key_scheme.headers(key) if key is not None else {}
         sent.update(headers or {})
+        if files is not None:
+            request = self._http.build_request(method, path, files=files, data=None if body is NO_BODY else body,
+                                               headers=sent, params=params)
+            request.read()  # a multipart body is a stream: read, so the transcript and validation see it
+            return request
         if raw is not None:
             return self._http.build_request(method, path, content=raw, params=params,
                                             headers={**sent, "content-type": "application/json"})
         if body is not NO_BODY:
             return self._http.build_request(method, path, json=body, headers=sent, params=params)
         return self._http.build_request(method, path, headers=sent, params=params)
+
+    def fetch(self, url: str) -> httpx.Response:
+        """GET an absolute URL the API handed out (e.g. a media's), without credentials or validation, on the
+        client's connections; recorded in the transcript."""
+        response = self._http.get(url)
+        self.transcript.record(response.request, response.status_code)
+        return response
 
     def exchange(self, request: httpx.Request) -> httpx.Response:
         """Only the HTTP exchange: safe to call from several threads at once."""
@@ -100,7 +136,7 @@ class ContractClient:
                       headers={name.lower(): value for name, value in response.headers.items()},
                       content=response.content)
         if validate:
-            for check, message, dedupe in self._violations(request, response):
+            for check, message, dedupe in self._judged(request, response):
                 self._report.add(Finding("responses", check, self.operation(request), message, line), dedupe)
         return reply
 
@@ -109,6 +145,18 @@ class ContractClient:
         path = request.url.path
         template = next((template for pattern, template in self._templates if pattern.match(path)), path)
         return f"{request.method} {template}"
+
+    def _judged(self, request: httpx.Request, response: httpx.Response) -> list[tuple[str, str, str]]:
+        """`_violations`, remembered: the verdict depends only on the operation and the response (a state machine
+        polls the same answers over and over; the `Date` header is the one part of them that changes)."""
+        key = (self.operation(request), response.status_code, response.content,
+               tuple(sorted((name, value) for name, value in response.headers.items() if name.lower() != "date")))
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            if len(self._verdicts) >= VERDICTS:
+                self._verdicts.clear()
+            verdict = self._verdicts[key] = list(self._violations(request, response))
+        return verdict
 
     def _violations(self, request: httpx.Request, response: httpx.Response) -> Iterator[tuple[str, str, str]]:
         """(check, message, dedupe key) for each way the response breaks the spec."""
@@ -135,12 +183,30 @@ class ContractClient:
                        f"{status}:{where}:{keyword}:{message if keyword == 'required' else ''}")
 
 
-def api_key_header(document: dict[str, Any]) -> str | None:
-    """The header of the spec's first `apiKey` security scheme in a header (e.g. "X-API-Key")."""
+def key_scheme(document: dict[str, Any]) -> KeyScheme:
+    """The spec's first `apiKey` security scheme in a header (e.g. "X-API-Key", or "Authorization" with the
+    prefix "Key ")."""
     for scheme in document.get("components", {}).get("securitySchemes", {}).values():
         if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
-            return str(scheme["name"])
-    return None
+            return KeyScheme(str(scheme["name"]), str(scheme.get(CREDENTIAL_PREFIX, "")))
+    return KeyScheme(None)
+
+
+def api_key_header(document: dict[str, Any]) -> str | None:
+    """The header of the spec's first `apiKey` security scheme in a header (e.g. "X-API-Key")."""
+    return key_scheme(document).header
+
+
+def _json_suffixed(document: Any) -> set[str]:
+    """The media types of the spec that are JSON by their `+json` suffix (RFC 6839), e.g.
+    application/problem+json: openapi-core reads only application/json as JSON by itself."""
+    if isinstance(document, dict):
+        found = {name for name in document.get("content", {}) if isinstance(document.get("content"), dict)
+                 and name.endswith("+json")}
+        return found.union(*(_json_suffixed(value) for value in document.values()))
+    if isinstance(document, list):
+        return set().union(*(_json_suffixed(value) for value in document))
+    return set()
 
 
 def _json(response: httpx.Response) -> Any:

@@ -18,7 +18,9 @@ def curl(request: httpx.Request, masks: Mapping[str, str], auth_header: str | No
     for name, value in request.headers.items():
         if name.lower() in shown:
             parts += ["-H", _masked(f"{name}: {value}", masks)]
-    if request.content:
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        parts += ["--data-binary", f"<{len(request.content)} bytes of a multipart form>"]  # a file: not text
+    elif request.content:
         parts += ["--data-binary", _masked(request.content.decode("utf-8", "replace"), masks)]
     parts.append(str(request.url))
     return " ".join(_quote(part) for part in parts)

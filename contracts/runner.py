@@ -1,7 +1,8 @@
 """`genmock check`: judge a server of an API against its contracts, print the report, exit 1 on any finding.
 
 Exit codes: 0 every contract held, 1 at least one finding, 2 usage error (bad arguments, unreachable server,
-a refused key or admin token).
+a refused key, login or admin token). Operations the suite has no contracts for yet (the profile's unchecked
+tags) are not verified, and the report says so.
 
 With an admin token the run leaves the server as it found it: it removes every tenant it created (and with
 them their jobs, assets, ledger entries and faults) and puts the clock back in its mode; without --key it
@@ -18,14 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
-import yaml
 
 from contracts import schema
 from contracts.apis import PROFILES, REFUSED, KeyProbe, profile
-from contracts.client import api_key_header
+from contracts.client import key_scheme
 from contracts.progress import Progress, for_stream
 from contracts.report import LAYERS, Finding, Report
-from contracts.session import open_session
+from contracts.session import LoginRefused, broke_key, open_session
 from contracts.target import ADMIN_PREFIX, AdminError, Target
 
 DEFAULT_MAX_EXAMPLES = 50
@@ -46,6 +46,7 @@ def run(target: Target, layers: Sequence[str] = LAYERS, max_examples: int = DEFA
         raise UsageError(f"unknown layer(s) {', '.join(sorted(unknown))}; known: {', '.join(LAYERS)}")
     api = profile(target.api)
     report = Report(target.api, target.root)
+    report.not_verified(schema.unchecked(target, api), ", ".join(api.unchecked_tags))
     progress = progress or Progress()
     session = open_session(target, report, progress)
     try:
@@ -55,7 +56,8 @@ def run(target: Target, layers: Sequence[str] = LAYERS, max_examples: int = DEFA
             started = time.monotonic()
             try:
                 if layer == "schema":
-                    schema.run(session.target, api, report, max_examples, seed, shrink, session.queued, progress)
+                    schema.run(session.target, api, report, max_examples, seed, shrink, session.queued, progress,
+                               broke_key(session) if api.paid_marker else None)
                 elif layer == "responses":
                     api.tour().run(session)
                 else:
@@ -91,7 +93,7 @@ def main(argv: Sequence[str]) -> int:
             report = run(target, layers, args.max_examples, args.seed, not args.no_shrink, progress)
         finally:
             progress.close()
-    except (UsageError, AdminError) as error:
+    except (UsageError, AdminError, LoginRefused) as error:
         print(f"genmock check: {error}", file=sys.stderr)
         return 2
     print(report.render())
@@ -110,6 +112,10 @@ def _parser() -> argparse.ArgumentParser:
                                       "layer spends it freely); optional with --admin-token, which then runs "
                                       "every layer on tenants of the suite's own")
     parser.add_argument("--second-key", help="an API key of another tenant (tenant isolation)")
+    parser.add_argument("--email", help="AliveAI: a user's login (with --password): without --key every layer uses "
+                                        "the Bearer token it logs in for; with --key the tour also tours the "
+                                        "Bearer scheme with it")
+    parser.add_argument("--password", help="AliveAI: the password of --email")
     parser.add_argument("--admin-token", help="a genmock admin token: fresh tenants, virtual clock, faults, ledger; "
                                               "the tenants are removed and the clock's mode restored at the end")
     parser.add_argument("--model-id", help="LucyDream: a ready model of the tenant of --key")
@@ -143,8 +149,13 @@ def _parser() -> argparse.ArgumentParser:
 def _target(args: argparse.Namespace) -> Target:
     if not args.base_url.startswith(("http://", "https://")):
         raise UsageError(f"--base-url must be an http(s) URL, not {args.base_url!r}")
-    if args.key is None and not args.admin_token:
-        raise UsageError("--key is needed without --admin-token (with one, the suite makes tenants of its own)")
+    if bool(args.email) != bool(args.password):
+        raise UsageError("--email and --password go together")
+    if args.email and profile(args.api).login is None:
+        raise UsageError(f"--email/--password: {args.api} has no logins, only keys")
+    if args.key is None and not args.admin_token and not args.email:
+        raise UsageError("--key (or --email/--password where the API has logins) is needed without --admin-token "
+                         "(with one, the suite makes tenants of its own)")
     if bool(args.model_id) != bool(args.safetensors_path):
         raise UsageError("--model-id and --safetensors-path go together")
     if args.model_id and args.key is None:
@@ -156,7 +167,8 @@ def _target(args: argparse.Namespace) -> Target:
     target = Target(api=args.api, base_url=args.base_url, key=args.key, second_key=args.second_key,
                     admin_token=args.admin_token, model_id=args.model_id, safetensors_path=args.safetensors_path,
                     trigger_name=args.trigger_name, price=args.price, spec=args.spec, timeout=args.timeout,
-                    job_timeout=args.job_timeout, poll_interval=args.poll_interval, race_key=args.race_key)
+                    job_timeout=args.job_timeout, poll_interval=args.poll_interval, race_key=args.race_key,
+                    email=args.email, password=args.password)
     if not target.spec_path.is_file():
         raise UsageError(f"no spec at {target.spec_path}")
     return target
@@ -168,15 +180,21 @@ def _preflight(target: Target) -> None:
         httpx.get(target.root + "/", timeout=min(target.timeout, 10.0))
     except httpx.HTTPError as error:
         raise UsageError(f"cannot reach {target.root}: {type(error).__name__}: {error}") from error
-    header = api_key_header(yaml.safe_load(target.spec_path.read_text(encoding="utf-8")))
-    probe = profile(target.api).key_probe
+    scheme = key_scheme(target.document())
+    api = profile(target.api)
+    probe = api.key_probe
     for option, key in (("--key", target.key), ("--second-key", target.second_key),
                         ("--race-key", target.race_key)):
         if key is not None:
-            status = _probe(target, probe, header, key)
+            status = _probe(target, probe, scheme.headers(key))
             if status in REFUSED:
                 raise UsageError(f"the server refused {option}: {probe.method} {probe.path} with it answered "
                                  f"{status}")
+    if target.email and api.login is not None:
+        status = _probe(target, KeyProbe("POST", api.login.path, {"email": target.email,
+                                                                  "password": target.password}), {})
+        if status != 200:
+            raise UsageError(f"the server refused --email/--password: POST {api.login.path} answered {status}")
     if target.admin_token:
         response = httpx.get(f"{target.root}{ADMIN_PREFIX}/state", timeout=min(target.timeout, 10.0),
                              headers={"authorization": f"Bearer {target.admin_token}"})
@@ -185,9 +203,8 @@ def _preflight(target: Target) -> None:
                              "to the admin token")
 
 
-def _probe(target: Target, probe: KeyProbe, header: str | None, key: str) -> int:
-    """The status of `probe` sent with `key` (a request that costs nothing)."""
-    headers = {header: key} if header else {"authorization": f"Bearer {key}"}
+def _probe(target: Target, probe: KeyProbe, headers: dict[str, str]) -> int:
+    """The status of `probe` sent with `headers` (a request that costs nothing)."""
     try:
         response = httpx.request(probe.method, target.root + probe.path, headers=headers, json=probe.body,
                                  timeout=min(target.timeout, 10.0))

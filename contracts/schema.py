@@ -25,11 +25,11 @@ wait until they are finished before they judge a wallet.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import schemathesis
-import yaml
 from schemathesis.checks import CheckContext
 from schemathesis.config import PositiveDataAcceptanceConfig, SchemathesisConfig
 from schemathesis.core.failures import Failure
@@ -40,11 +40,13 @@ from schemathesis.generation.meta import CoverageScenario, coverage_scenario
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from contracts.apis import ApiProfile
+from contracts.client import CREDENTIAL_PREFIX
 from contracts.progress import Progress
 from contracts.report import Finding, Report
-from contracts.target import Target
+from contracts.target import Target, Token
 
 LAYER = "schema"
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 @schemathesis.check
@@ -94,21 +96,95 @@ class PositiveDataAcceptance:
 
 
 def _detail_fields(response: Response) -> set[Any]:
-    """The `field` of each `error.details` entry; a field no one would tolerate when there are none."""
+    """The `field` of each problem an error body lists (LovlyChat's `error.details`, an RFC 7807 problem's
+    `violations`); a field no one would tolerate when there are none."""
     try:
-        details = response.json()["error"]["details"]
+        body = response.json()
+        details = body["error"]["details"] if "error" in body else body["violations"]
         return {detail["field"] for detail in details} or {None}
     except (ValueError, KeyError, TypeError):
         return {None}
 
 
-def config_for(target: Target, profile: ApiProfile, max_examples: int, seed: int,
-               shrink: bool = True) -> SchemathesisConfig:
-    document = yaml.safe_load(target.spec_path.read_text(encoding="utf-8"))
+@dataclass(frozen=True)
+class Pass:
+    """One schemathesis run over some of the spec's operations, with one credential."""
+
+    label: str  # what the report's note calls it
+    operations: dict[str, Any]  # an `[[operations]]` entry that turns off the operations outside the pass
+    key: str | None  # the credential (a key, or a `Token`)
+
+
+def passes(target: Target, profile: ApiProfile, broke_key: str | None = None) -> list[Pass]:
+    """The runs of the schema layer: every served operation with the target's credential, except the paid ones
+    (the profile's `paid_marker`), which run apart so that they cannot spend: with `broke_key`, a tenant without
+    credits (every valid request is a 402), else not at all (even schemathesis' negative cases can be valid
+    requests, which a real server would charge)."""
+    document = _document(target)
+    skipped = set(unchecked(target, profile, document))
+    paid = set(paid_operations(document, profile))
+    served = [operation_id for operation_id, label in _operations(document) if label not in skipped]
+    free = [operation_id for operation_id in served if operation_id not in paid]
+    runs = [Pass("free", _only(free) if paid or skipped else {}, target.key)]
+    if paid and broke_key:
+        runs.append(Pass("paid", _only([operation_id for operation_id in served if operation_id in paid]), broke_key))
+    return runs
+
+
+def _only(operation_ids: list[str]) -> dict[str, Any]:
+    return {"exclude-operation-id": operation_ids, "enabled": False}
+
+
+def unchecked(target: Target, profile: ApiProfile, document: dict[str, Any] | None = None) -> list[str]:
+    """"METHOD /path" of each operation with one of the profile's unchecked tags."""
+    if not profile.unchecked_tags:
+        return []
+    return [label for label, tags in _tagged(document or _document(target)) if set(tags) & set(profile.unchecked_tags)]
+
+
+def paid_operations(document: dict[str, Any], profile: ApiProfile) -> dict[str, str]:
+    """{operationId: "METHOD /path"} of the operations the profile's `paid_marker` marks."""
+    if not profile.paid_marker:
+        return {}
+    return {operation["operationId"]: f"{method.upper()} {path}" for path, item in document["paths"].items()
+            for method, operation in item.items() if isinstance(operation, dict) and profile.paid_marker in operation}
+
+
+def _tagged(document: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    return [(f"{method.upper()} {path}", operation.get("tags", [])) for path, item in document["paths"].items()
+            for method, operation in item.items() if method in METHODS]
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(operation["operationId"], f"{method.upper()} {path}") for path, item in document["paths"].items()
+            for method, operation in item.items() if method in METHODS]
+
+
+def _document(target: Target) -> dict[str, Any]:
+    return target.document()
+
+
+def auth_for(document: dict[str, Any], key: str | None) -> dict[str, dict[str, str]]:
+    """schemathesis' `auth.openapi`: a key in each apiKey scheme (with its `x-genmock-credential-prefix`, e.g.
+    `Key <key>`) and each bearer scheme that takes keys; a `Token` only in the bearer schemes. A bearer scheme
+    whose `bearerFormat` is JWT takes tokens only (AliveAI's logins)."""
+    if key is None:
+        return {}
     schemes = document.get("components", {}).get("securitySchemes", {})
-    auth = {name: {"api_key": target.key} for name, scheme in schemes.items() if scheme.get("type") == "apiKey"}
-    auth.update({name: {"bearer": target.key} for name, scheme in schemes.items()
-                 if scheme.get("type") == "http" and scheme.get("scheme") == "bearer"})
+    auth = {}
+    for name, scheme in schemes.items():
+        if scheme.get("type") == "apiKey" and not isinstance(key, Token):
+            auth[name] = {"api_key": str(scheme.get(CREDENTIAL_PREFIX, "")) + key}
+        elif scheme.get("type") == "http" and scheme.get("scheme") == "bearer" and \
+                (isinstance(key, Token) or scheme.get("bearerFormat") != "JWT"):
+            auth[name] = {"bearer": str(key)}
+    return auth
+
+
+def config_for(target: Target, profile: ApiProfile, max_examples: int, seed: int, shrink: bool = True,
+               run: Pass | None = None) -> SchemathesisConfig:
+    document = _document(target)
+    run = run or Pass("all", {}, target.key)
     rfc_405 = profile.undeclared_method_statuses == (405,) and not profile.undeclared_method_error_code
     accepted = [*PositiveDataAcceptanceConfig().expected_statuses, *map(str, profile.valid_input_statuses)]
     return SchemathesisConfig.from_dict({
@@ -120,7 +196,8 @@ def config_for(target: Target, profile: ApiProfile, max_examples: int, seed: int
         "cache": {"enabled": False},  # nothing written to the working directory
         "output": {"sanitization": {"enabled": False}},  # secrets are masked by `_masked` instead
         "generation": {"mode": "all", "max-examples": max_examples, "database": "none", "no-shrink": not shrink},
-        "auth": {"openapi": auth},
+        "auth": {"openapi": auth_for(document, run.key)},
+        "operations": [run.operations] if run.operations else [],
         "checks": {
             "unsupported_method": {"enabled": rfc_405},  # else replaced by UndeclaredMethodAnswer, see above
             "UndeclaredMethodAnswer": {"statuses": [] if rfc_405 else list(profile.undeclared_method_statuses),
@@ -134,22 +211,45 @@ def config_for(target: Target, profile: ApiProfile, max_examples: int, seed: int
 
 
 def run(target: Target, profile: ApiProfile, report: Report, max_examples: int, seed: int = 0,
-        shrink: bool = True, queued: list[str] | None = None, progress: Progress | None = None) -> None:
+        shrink: bool = True, queued: list[str] | None = None, progress: Progress | None = None,
+        broke_key: str | None = None) -> None:
     """Run schemathesis over the spec; findings into `report`, the ids of the jobs it queued into `queued`,
-    each operation as it starts (and the requests sent so far) to `progress`."""
-    config = config_for(target, profile, max_examples, seed, shrink)
-    schema = schemathesis.openapi.from_path(target.spec_path, config=config)
-    masks = target.masks()
+    each operation as it starts (and the requests sent so far) to `progress`. `broke_key`: a key of a tenant
+    without credits, for the paid operations (see `passes`)."""
     progress = progress or Progress()
-    cases = 0
     seen: set[Any] = set()  # schemathesis' Failure compares equal when it is the same finding
+    cases = 0
+    for each in passes(target, profile, broke_key):
+        config = config_for(target, profile, max_examples, seed, shrink, each)
+        cases += _execute(schemathesis.openapi.from_path(target.spec_path, config=config), target, profile, report,
+                          queued, progress, seen, cases)
+    paid = paid_operations(_document(target), profile)
+    if paid:
+        how = ("ran on a tenant without credits (every valid request is refused with 402)" if broke_key else
+               "were not sent: without --admin-token any valid request would spend the wallet")
+        report.note(LAYER, f"the {len(paid)} paid operations {how}; the tour and the state machine cover their "
+                           f"paid answers")
+    report.count(LAYER, "requests", cases)
+    report.note(LAYER, f"{cases} requests; fuzzing budget {max_examples} examples per operation, seed {seed}")
+    skipped = unchecked(target, profile)
+    if skipped:
+        report.note(LAYER, f"not verified: {len(skipped)} operations the server does not serve yet "
+                           f"({', '.join(profile.unchecked_tags)}) were not sent")
+
+
+def _execute(schema: Any, target: Target, profile: ApiProfile, report: Report, queued: list[str] | None,
+             progress: Progress, seen: set[Any], before: int) -> int:
+    """Run one schemathesis pass; the number of requests it sent."""
+    masks = target.masks()
+    cases = 0
     for event in from_schema(schema).execute():
         if isinstance(event, events.ScenarioStarted) and event.label:
-            progress.step(f"{event.label} ({event.phase.value})", examples=cases, findings=report.found(LAYER))
+            progress.step(f"{event.label} ({event.phase.value})", examples=before + cases,
+                          findings=report.found(LAYER))
         elif isinstance(event, events.ScenarioFinished):
             cases += len(event.recorder.cases)
             _add_failures(event.recorder.checks, report, masks, seen)
-            progress.step(event.label or "", examples=cases, findings=report.found(LAYER))
+            progress.step(event.label or "", examples=before + cases, findings=report.found(LAYER))
             if queued is not None and profile.job_operation:
                 queued.extend(_queued_jobs(event.recorder.interactions.values(), profile.job_operation))
         elif isinstance(event, events.NonFatalError):
@@ -163,8 +263,7 @@ def run(target: Target, profile: ApiProfile, report: Report, max_examples: int, 
                 report.add(Finding(LAYER, failure.title, failure.operation or "(run)", failure.message))
             if event.stop_reason == StopReason.SERVER_UNAVAILABLE:
                 report.add(Finding(LAYER, "server_available", "(run)", "the server stopped responding"))
-    report.count(LAYER, "requests", cases)
-    report.note(LAYER, f"{cases} requests; fuzzing budget {max_examples} examples per operation, seed {seed}")
+    return cases
 
 
 def _queued_jobs(interactions: Any, operation: tuple[str, str]) -> list[str]:

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from contracts.apis import profile
-from contracts.client import ContractClient
+from contracts.apis import Login, profile
+from contracts.client import ContractClient, Reply
 from contracts.curl import Transcript
 from contracts.progress import Progress
 from contracts.report import RUN, Report
-from contracts.target import AdminClient, AdminError, Target
+from contracts.target import AdminClient, AdminError, Target, Token
+
+
+class LoginRefused(Exception):
+    """The server did not answer --email/--password with a token."""
 
 
 @dataclass
@@ -25,6 +30,9 @@ class Session:
     queued: list[str] = field(default_factory=list)  # jobs earlier layers queued with --key, maybe unfinished
     progress: Progress = field(default_factory=Progress)
     clock_mode: str | None = None  # with an admin token: the clock's mode when the run began
+    # the login {email, password} of the user of `target.key`, when known (--email/--password, or the tenant the
+    # run made on an API with logins)
+    account: dict[str, Any] | None = None
 
     def close(self) -> None:
         """End the run: with an admin token, remove every tenant it created and put the clock's mode back."""
@@ -46,14 +54,18 @@ def open_session(target: Target, report: Report, progress: Progress | None = Non
     nonce = secrets.token_hex(4)
     admin = AdminClient(target, transcript) if target.admin_token else None
     clock_mode = None
+    account = {"email": target.email, "password": target.password} if target.email and target.password else None
     try:
         if admin is not None:
             clock_mode = admin.clock()["mode"]
-        if target.key is None:
+        if target.key is None and account is not None:
+            target = replace(target, key=log_in(client, account))
+        elif target.key is None:
             if admin is None:
-                raise ValueError("a target without a key needs an admin token")
-            target = replace(target, key=own_key(admin, target, nonce, report))
-            transcript.masks.update(target.masks())
+                raise ValueError("a target without a key needs an admin token or a login")
+            key, account = own_key(admin, target, nonce, report)
+            target = replace(target, key=key)
+        transcript.masks.update(target.masks())
     except BaseException:
         client.close()
         if admin is not None:
@@ -61,16 +73,60 @@ def open_session(target: Target, report: Report, progress: Progress | None = Non
             admin.close()
         raise
     return Session(target, report, transcript, client, admin, nonce, progress=progress or Progress(),
-                   clock_mode=clock_mode)
+                   clock_mode=clock_mode, account=account)
 
 
-def own_key(admin: AdminClient, target: Target, nonce: str, report: Report) -> str:
-    """The key of a tenant made for the layers that need one, with the mock's demo balance."""
-    key = f"contract_run_{nonce}_key_0000"  # long enough for every API's rule (LovlyChat: 24 characters)
-    tenant = admin.create_tenant("contract run", profile(target.api).own_balance, [key])
+def own_key(admin: AdminClient, target: Target, nonce: str, report: Report) -> tuple[str, dict[str, Any] | None]:
+    """The key of a tenant made for the layers that need one, with the mock's demo balance, and its login (on an
+    API with logins)."""
+    api = profile(target.api)
+    # long enough for every API's rule (LovlyChat: 24 characters); an API with keys of its own form issues one
+    chosen = None if api.issued_keys else [f"contract_run_{nonce}_key_0000"]
+    tenant = admin.create_tenant("contract run", api.own_balance, chosen)
+    key = str(tenant["credentials"][0])
     report.note(RUN, f"no --key: every layer ran on tenants the suite created; where one needs a key of the "
                      f"run, it used tenant {tenant['id']} (key {key}, shown as $KEY)")
-    return key
+    return key, tenant.get("account")
+
+
+def renew_login(session: Session) -> None:
+    """After a virtual clock moved far (a token lives 24 hours on the server's clock): a fresh token for the
+    run's own login, if the run uses one."""
+    if isinstance(session.target.key, Token) and session.account is not None:
+        session.target = replace(session.target, key=log_in(session.client, session.account))
+
+
+def broke_key(session: Session) -> str | None:
+    """With an admin token, the key of a tenant the run makes without any credits (None without one)."""
+    if session.admin is None:
+        return None
+    chosen = None if profile(session.target.api).issued_keys else [f"contract_run_{session.nonce}_broke_0000"]
+    return str(session.admin.create_tenant("contract run, no credits", 0, chosen)["credentials"][0])
+
+
+def login_reply(client: ContractClient, login: Login, account: dict[str, Any]) -> Reply:
+    """The answer to logging in with `account` {email, password} (no credentials sent)."""
+    return client.send("POST", login.path, key=None, body={"email": account["email"],
+                                                           "password": account["password"]})
+
+
+def token_of(reply: Reply, login: Login) -> Token | None:
+    """The bearer token a login's answer carries, if it is a 200 with one."""
+    token = reply.field(login.token_field) if reply.status == 200 else None
+    return Token(token) if isinstance(token, str) and token else None
+
+
+def log_in(client: ContractClient, account: dict[str, Any]) -> Token:
+    """A bearer token for `account` (shown as $TOKEN in reproductions); LoginRefused when the server answers none."""
+    login = profile(client.api).login
+    if login is None:
+        raise LoginRefused(f"{client.api} has no logins")
+    reply = login_reply(client, login, account)
+    token = token_of(reply, login)
+    if token is None:
+        raise LoginRefused(f"POST {login.path} answered {reply.status}")
+    client.transcript.masks[token] = "$TOKEN"
+    return token
 
 
 def remove_tenants(admin: AdminClient, report: Report) -> None:

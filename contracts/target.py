@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import yaml
 
 import genmock_specs
 from contracts.curl import Transcript
@@ -16,11 +18,17 @@ SPECS_DIR = genmock_specs.DIR
 ADMIN_PREFIX = "/__genmock"
 
 
+class Token(str):
+    """A bearer token a login answered (AliveAI's JWT): passed wherever a key goes, it is sent as
+    `Authorization: Bearer <token>` instead of in the API key's header."""
+
+
 @dataclass(frozen=True)
 class Target:
     api: str  # e.g. "lucydream": names the spec (specs/<api>.yaml) and the API's state machine
     base_url: str
-    # an API key whose wallet the suite may spend; None with an admin token: the session creates a tenant
+    # an API key whose wallet the suite may spend (or a `contracts.client.Token` a login answered); None with an
+    # admin token or a login: the session creates a tenant, or logs in
     key: str | None = None
     second_key: str | None = None  # a key of another tenant, for the isolation properties
     admin_token: str | None = None  # a genmock admin token: fresh tenants, a virtual clock, faults
@@ -33,10 +41,16 @@ class Target:
     job_timeout: float = 300.0  # without an admin token: how long to wait for a job to finish, in real time
     poll_interval: float = 1.0  # without an admin token: seconds between two polls of an unfinished job
     race_key: str | None = None  # a key whose wallet the concurrency property may spend (without an admin token)
+    email: str | None = None  # a user's login (AliveAI: POST /members/login), for its Bearer token
+    password: str | None = None
 
     @property
     def spec_path(self) -> Path:
         return self.spec or genmock_specs.path(f"{self.api}.yaml")
+
+    def document(self) -> dict[str, Any]:
+        """The spec, parsed once per run of the process (callers must not change it: copy what they change)."""
+        return _parsed(self.spec_path)
 
     @property
     def root(self) -> str:
@@ -46,14 +60,22 @@ class Target:
         """The secrets a reproduction must not print, and the shell variables shown instead."""
         masks: dict[str, str] = {}
         if self.key:
-            masks[self.key] = "$KEY"
+            masks[self.key] = "$TOKEN" if isinstance(self.key, Token) else "$KEY"
         if self.second_key:
             masks[self.second_key] = "$SECOND_KEY"
         if self.admin_token:
             masks[self.admin_token] = "$ADMIN_TOKEN"
         if self.race_key:
             masks[self.race_key] = "$RACE_KEY"
+        if self.password:
+            masks[self.password] = "$PASSWORD"
         return masks
+
+
+@cache
+def _parsed(path: Path) -> dict[str, Any]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML has it: much faster
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # type: ignore[no-any-return]
 
 
 class AdminError(Exception):
@@ -93,8 +115,13 @@ class AdminClient:
             body["advanceSeconds"] = advance_seconds
         return self._call("POST", "/clock", body)
 
-    def create_tenant(self, name: str, balance: float, credentials: list[str]) -> dict[str, Any]:
-        tenant = self._call("POST", "/tenants", {"name": name, "balance": balance, "credentials": credentials})
+    def create_tenant(self, name: str, balance: float, credentials: list[str] | None = None,
+                      email: str | None = None, password: str | None = None) -> dict[str, Any]:
+        """A new tenant; without `credentials` the server issues a key of its own making (`credentials[0]` of
+        the answer); an API with logins (AliveAI) answers its `account` {userId, email, password} too."""
+        body: dict[str, Any] = {"name": name, "balance": balance, "credentials": credentials or []}
+        body.update({name: value for name, value in (("email", email), ("password", password)) if value})
+        tenant = self._call("POST", "/tenants", body)
         self.created.append(tenant["id"])
         return tenant
 

@@ -149,12 +149,19 @@ def to_json_schema(schema: Any) -> Any:
             result[key] = to_json_schema(value)
         else:
             result[key] = value
+    bounds = _FORMAT_BOUNDS.get(schema.get("format"))
+    if bounds and schema.get("type") in ("integer", "number"):  # JSON Schema has no int32: its range says it
+        result.setdefault("minimum", bounds[0])
+        result.setdefault("maximum", bounds[1])
     if schema.get("nullable"):
         if "type" in result:
             result["type"] = [result["type"], "null"]
         if "enum" in result and None not in result["enum"]:
             result["enum"] = [*result["enum"], None]
     return result
+
+
+_FORMAT_BOUNDS = {"int32": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1)}
 
 
 def _validator(schema: dict[str, Any], definitions: dict[str, Any]) -> Any:

@@ -120,7 +120,7 @@ def cross_tenant() -> None:
     def get(self: Jobs, api: str, tenant_id: str, job_id: str) -> Job | None:
         self.settle(api)
         row = self._store.get_job(api, job_id)
-        return None if row is None else self._with_queue_view(Job(**row))
+        return None if row is None else self._viewed(row)
 
     Jobs.get = get  # type: ignore[method-assign]
 

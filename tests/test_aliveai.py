@@ -230,6 +230,13 @@ def test_a_finished_clothes_prompt_is_a_custom_clothes_item(served: dict[str, An
     assert user.http.get(f"/clothes/custom/{clothes['medias'][0]['id']}").status_code == 200
 
 
+@pytest.mark.parametrize("page", ["2147483648", "-1", "1.5"])
+def test_a_query_integer_outside_its_format_is_refused(served: dict[str, Any], admin: httpx.Client,
+                                                       page: str) -> None:
+    answer = new_user(served, admin).http.get("/prompts", params={"page": page})
+    assert answer.status_code == 400 and answer.json()["violations"][0]["field"] == "page"
+
+
 def test_validation_names_each_violated_field(served: dict[str, Any], admin: httpx.Client) -> None:
     user = new_user(served, admin)
     answer = user.create("/prompts/image-to-video", {"text": "x" * 1501, "motionStrength": 9})

@@ -70,7 +70,8 @@ def test_without_a_tty_each_layer_logs_a_line_as_it_starts_and_ends(mock_server:
 
 @pytest.mark.parametrize(("api", "option"), [("lovlychat", "--key"), ("lovlychat", "--second-key"),
                                              ("lovlychat", "--race-key"), ("lucydream", "--key"),
-                                             ("lucydream", "--second-key")])
+                                             ("lucydream", "--second-key"), ("aliveai", "--key"),
+                                             ("aliveai", "--second-key")])
 def test_a_refused_key_is_a_usage_error(mock_server: dict[str, Any], api: str, option: str) -> None:
     served = mock_server["apis"][api]
     keys = {"--key": served["credentials"][0], option: "lc_not_a_key_of_anyone_000000"}
@@ -81,6 +82,18 @@ def test_a_refused_key_is_a_usage_error(mock_server: dict[str, Any], api: str, o
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
     assert f"refused {option}" in result.stderr and ("401" in result.stderr or "403" in result.stderr)
+
+
+def test_an_aliveai_check_with_an_admin_token_leaves_the_server_as_it_found_it(mock_server: dict[str, Any]) -> None:
+    with admin_client(mock_server, "aliveai") as aliveai:
+        before = snapshot(aliveai)
+        result = genmock_check("aliveai", "--base-url", mock_server["apis"]["aliveai"]["base_url"], "--admin-token",
+                               mock_server["admin_token"], "--layers", "stateful", "--max-examples", "2",
+                               "--no-shrink", timeout=120)
+
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "removed the" in result.stdout and "not verified" in result.stdout
+        assert snapshot(aliveai) == before
 
 
 def test_without_an_admin_token_a_key_is_needed(mock_server: dict[str, Any]) -> None:

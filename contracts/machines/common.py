@@ -57,6 +57,19 @@ class Tally:
         raise raised
 
 
+class Counted:
+    """The contract client, with each answer's status tallied for the report."""
+
+    def __init__(self, session: Session, tally: Tally) -> None:
+        self._client = session.client
+        self._tally = tally
+
+    def send(self, method: str, path: str, **options: Any) -> Reply:
+        reply = self._client.send(method, path, **options)
+        self._tally.answers[reply.status] += 1
+        return reply
+
+
 _KINDS: dict[str, type[Violation]] = {}
 
 

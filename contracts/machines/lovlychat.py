@@ -42,21 +42,20 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from contracts.client import NO_BODY, Reply
-from contracts.machines.common import LAYER, Tally, answer, either, explore, freeze_clock
+from contracts.machines.common import LAYER, Counted, Tally, answer, either, explore, freeze_clock
 from contracts.models import gallery
 from contracts.models.jobs import FAILED, Fate, JobModel
 from contracts.models.prepaid import PrepaidWallet
 from contracts.session import Session
+from contracts.wire.common import FAR_SECONDS, Waiter
 from contracts.wire.lovlychat import (
     CREATE,
-    FAR_SECONDS,
     INVALID_JOBS,
     JOBS,
     LIST,
     MALFORMED,
     POLL,
     PRICING,
-    Waiter,
     finish,
     image_job,
     job_path,
@@ -104,19 +103,6 @@ class World:
     ids: set[str] = field(default_factory=set)  # every job id answered so far
     leftovers: dict[str, str] = field(default_factory=dict)  # no admin: job id -> key, of jobs maybe unfinished
     outcomes: Counter[str] = field(default_factory=Counter)  # how the jobs seen final ended, for the report
-
-
-class Counted:
-    """The contract client, with each answer's status tallied for the report."""
-
-    def __init__(self, session: Session, tally: Tally) -> None:
-        self._client = session.client
-        self._tally = tally
-
-    def send(self, method: str, path: str, **options: Any) -> Reply:
-        reply = self._client.send(method, path, **options)
-        self._tally.answers[reply.status] += 1
-        return reply
 
 
 def prepare(session: Session) -> tuple[World | None, Callable[[], None]]:

@@ -1,6 +1,7 @@
-"""The reference prepaid wallet (LovlyChat): the balance equals the start, minus the listed price of every
-accepted job, plus the cost of every job that failed (its refund). Nothing else moves it: a 402, a 400 or a 401
-changes nothing.
+"""The reference prepaid wallet (LovlyChat, AliveAI): the balance equals the start, minus the listed price of
+every accepted job, plus the cost of every job that failed (its refund; on AliveAI also of every prompt removed
+from the queue). Nothing else moves it: a 402, a 400 or a 401 changes nothing. Each API names what goes wrong
+in its own words (`Vocabulary`).
 
 The model cannot always tell the balance to the coin: a job it has not seen finish may have failed, and been
 refunded, meanwhile. So it gives bounds, `[low, low + pending refunds]`, exact once every job that may fail
@@ -19,6 +20,22 @@ class Discrepancy:
     explanation: str
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """The check each kind of discrepancy is reported as, in the API's words."""
+
+    item: str = "job"  # what is paid for
+    charge: str = "charge_per_job"  # an accepted item was charged other than its price
+    # what refunds an item (the word the machine records it by), and the check when that refund is missing
+    refunds: tuple[tuple[str, str], ...] = (("failed", "refund_on_failure"),)
+    refund_once: str = "refund_once"  # more came back than the refunds
+    refused: str = "payment_required"  # a refused request (402) moved the balance
+    other: str = "wallet_balance"
+
+    def refund_check(self, why: str) -> str:
+        return dict(self.refunds).get(why, self.other)
+
+
 @dataclass
 class PrepaidWallet:
     start: int | None = None
@@ -27,6 +44,7 @@ class PrepaidWallet:
     # what moved it since the balance last matched exactly (a match within the bounds may hide a difference)
     since: list[tuple[str, int]] = field(default_factory=list)
     refused_prices: list[int] = field(default_factory=list)  # the prices of the jobs answered 402
+    words: Vocabulary = field(default_factory=Vocabulary)
 
     def low(self) -> int | None:
         """The balance if no job failed unseen (None: the start is not known yet)."""
@@ -46,8 +64,12 @@ class PrepaidWallet:
         self.since.append(("accepted", cost))
 
     def failed(self, cost: int) -> None:
+        self.refund("failed", cost)
+
+    def refund(self, why: str, cost: int) -> None:
+        """An item's cost came back, for `why` (one of the vocabulary's refunds, e.g. "failed", "removed")."""
         self.refunded += cost
-        self.since.append(("failed", cost))
+        self.since.append((why, cost))
 
     def refused(self, what: str, price: int = 0) -> None:
         """A request that must not move the balance (402, 400, 401...) was answered; `price`: of a 402's job."""
@@ -76,37 +98,44 @@ class PrepaidWallet:
         """Name the property the difference most likely breaks: an amount that matches what happened since the
         balance last matched exactly points at it; otherwise whatever happened since."""
         expected = f"{low}" if not pending else f"between {low} and {low + pending}"
+        item, words = self.words.item, self.words
         story = (f"balance {actual}, expected {expected}: started at {self.start}, {self.charged} charged for "
-                 f"accepted jobs, {self.refunded} refunded for failed ones; since the balance last matched: "
+                 f"accepted {item}s, {self.refunded} refunded; since the balance last matched: "
                  f"{', '.join(f'{what} ({cost})' if cost else what for what, cost in self.since) or 'nothing'}")
+        refund_kinds = dict(words.refunds)
         accepted = [cost for what, cost in self.since if what == "accepted"]
-        failed = [cost for what, cost in self.since if what == "failed"]
+        refunds = {why: [cost for what, cost in self.since if what == why] for why in refund_kinds}
+        returned = [cost for costs in refunds.values() for cost in costs]
         refused = [what for what, cost in self.since if not cost]
         # unseen refunds (up to `pending`) may hide part of the difference: amounts explain it within that much
         if actual > low + pending:
-            if failed:
-                return Discrepancy("refund_once", f"more came back than the refunds of failed jobs; {story}")
+            if returned:
+                return Discrepancy(words.refund_once, f"more came back than the refunds; {story}")
             if _fewest(actual - low, self.refused_prices, pending, surplus=True) is not None:
-                return Discrepancy("payment_required", f"the price of a job refused with 402 came back, as if the "
-                                                       f"job had been queued and refunded; {story}")
+                return Discrepancy(words.refused, f"the price of a {item} refused with 402 came back, as if the "
+                                                  f"{item} had been queued and refunded; {story}")
             if pending:
-                return Discrepancy("refund_once", f"more came back than the refunds of failed jobs; {story}")
-            return Discrepancy("wallet_balance", story)
+                return Discrepancy(words.refund_once, f"more came back than the refunds; {story}")
+            return Discrepancy(words.other, story)
         short = low - actual
         # the explanation that needs the fewest events; on a tie the latest kind (a 202's balance blames its job)
-        by_charges, by_refunds = _fewest(short, accepted, pending), _fewest(short, failed, pending)
-        if by_charges is not None and (by_refunds is None or by_charges < by_refunds or
-                                       (by_charges == by_refunds and self.since[-1][0] == "accepted")):
-            return Discrepancy("charge_per_job", f"an accepted job was charged more than its price; {story}")
-        if by_refunds is not None:
-            return Discrepancy("refund_on_failure", f"a failed job was not refunded; {story}")
+        by_charges = _fewest(short, accepted, pending)
+        by_refunds = {why: count for why, costs in refunds.items()
+                      if (count := _fewest(short, costs, pending)) is not None}
+        why = min(by_refunds, key=lambda kind: (by_refunds[kind], kind != self.since[-1][0]), default=None)
+        if by_charges is not None and (why is None or by_charges < by_refunds[why] or
+                                       (by_charges == by_refunds[why] and self.since[-1][0] == "accepted")):
+            return Discrepancy(words.charge, f"an accepted {item} was charged more than its price; {story}")
+        if why is not None:
+            return Discrepancy(words.refund_check(why), f"a {item} that was {why} was not refunded; {story}")
         if refused:
-            return Discrepancy("payment_required", f"a refused request moved the balance; {story}")
-        if accepted and not failed:
-            return Discrepancy("charge_per_job", story)
-        if failed and not accepted:
-            return Discrepancy("refund_on_failure", story)
-        return Discrepancy("wallet_balance", story)
+            return Discrepancy(words.refused, f"a refused request moved the balance; {story}")
+        kinds = [why for why, costs in refunds.items() if costs]
+        if accepted and not kinds:
+            return Discrepancy(words.charge, story)
+        if len(kinds) == 1 and not accepted:
+            return Discrepancy(words.refund_check(kinds[0]), story)
+        return Discrepancy(words.other, story)
 
 
 def _fewest(amount: float, costs: list[int], slack: int, surplus: bool = False) -> int | None:

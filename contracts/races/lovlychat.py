@@ -20,7 +20,8 @@ from contracts.machines.common import LAYER, freeze_clock
 from contracts.races import at_once
 from contracts.report import Finding
 from contracts.session import Session
-from contracts.wire.lovlychat import CREATE, JOBS, PRICING, Waiter, finish, image_job, price_list, walk_gallery
+from contracts.wire.common import Waiter
+from contracts.wire.lovlychat import CREATE, JOBS, PRICING, finish, image_job, price_list, walk_gallery
 
 CHECK = "concurrent_debit"
 REQUESTS = 12

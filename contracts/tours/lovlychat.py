@@ -22,6 +22,7 @@ from contracts.client import NO_BODY, Reply
 from contracts.machines.common import freeze_clock
 from contracts.session import Session
 from contracts.tours.common import LAYER, Stops
+from contracts.wire.common import Waiter, looks_like
 from contracts.wire.lovlychat import (
     CREATE,
     GALLERY,
@@ -32,11 +33,9 @@ from contracts.wire.lovlychat import (
     POLL,
     PRICES,
     PRICING,
-    Waiter,
     finish,
     image_job,
     job_path,
-    looks_like,
     price_list,
     undecodable_url,
     video_job,

@@ -3,14 +3,13 @@ price list, waiting for jobs to finish, walking the gallery's pages."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 from contracts.client import Reply
 from contracts.session import Session
+from contracts.wire.common import Sender, Waiter, poll_until
 
 JOBS = "/v1/generation/jobs"
 PRICING = "/v1/pricing"
@@ -21,16 +20,8 @@ PRICES = f"GET {PRICING}"
 LIST = f"GET {GALLERY}"
 KINDS = (("image", "standard"), ("image", "hd"), ("video", "standard"), ("video", "hd"))
 TERMINAL = ("completed", "failed")
-FAR_SECONDS = 86400.0  # an advance this long drains any plausible queue
 PROMPT = "Aiko on a rooftop at dusk, city lights behind her, soft rim light"
 MOTION = "She turns toward the camera and smiles, hair moving in the wind"
-MAGIC = {"image/png": (0, b"\x89PNG\r\n\x1a\n"), "video/mp4": (4, b"ftyp")}  # where each format's signature is
-
-
-class Sender(Protocol):
-    def send(self, method: str, path: str, *, key: str | None, body: Any = ..., raw: bytes | None = None,
-             validate: bool = True, headers: dict[str, str] | None = None,
-             params: dict[str, Any] | None = None) -> Reply: ...
 
 
 def job_path(job_id: str) -> str:
@@ -86,12 +77,6 @@ def price_list(reply: Reply) -> dict[tuple[str, str], int] | None:
     return listed
 
 
-def looks_like(content: bytes, mime_type: str) -> bool:
-    """Whether `content` starts with the signature of `mime_type` (PNG, MP4)."""
-    offset, signature = MAGIC.get(mime_type, (0, b"\0"))
-    return content[offset:offset + len(signature)] == signature
-
-
 @dataclass
 class Walk:
     """Every page of a gallery, walked by `nextCursor`."""
@@ -135,42 +120,4 @@ def walk_gallery(client: Sender, key: str, character: str | None = None, limit: 
 def finish(client: Sender, waiter: Waiter, key: str, job_ids: list[str]) -> tuple[dict[str, Reply], list[str]]:
     """Poll the jobs until each is final (or no longer answers 200): the last answer of each, and the ids of
     those still unfinished when the waiter's time ran out."""
-    last: dict[str, Reply] = {}
-
-    def done(job_id: str) -> bool:
-        last[job_id] = client.send("GET", job_path(job_id), key=key)
-        return last[job_id].status != 200 or last[job_id].field("status") in TERMINAL
-
-    return last, waiter.wait(job_ids, done)
-
-
-class Waiter:
-    """Lets jobs' time pass: with an admin token the virtual clock is advanced (far: every queue drains);
-    without one the suite sleeps between polls, up to --job-timeout in all."""
-
-    def __init__(self, session: Session) -> None:
-        self.admin = session.admin
-        self.target = session.target
-
-    def wait(self, job_ids: list[str], done: Callable[[str], bool]) -> list[str]:
-        """Poll (`done(job_id)`: whether that job needs no more polling) until every job is done; return the
-        ones still not done when time ran out."""
-        deadline = time.monotonic() + self.target.job_timeout
-        remaining = [job_id for job_id in job_ids if not done(job_id)]
-        advances = 0
-        while remaining:
-            if self.admin is not None:
-                if advances == 2:  # two days of virtual time: whatever is still unfinished never will be
-                    break
-                self.admin.set_clock(advance_seconds=FAR_SECONDS)
-                advances += 1
-            else:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                time.sleep(min(self.target.poll_interval, left))
-            remaining = [job_id for job_id in remaining if not done(job_id)]
-        return remaining
-
-    def how_long(self) -> str:
-        return "two days of virtual time" if self.admin is not None else f"{self.target.job_timeout:g} s"
+    return poll_until(client, waiter, key, job_ids, job_path, lambda reply: reply.field("status") in TERMINAL)
