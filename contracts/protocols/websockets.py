@@ -214,10 +214,9 @@ class Scenario:
         for listener in followers:
             self.check_frames(listener, PROMPT_CHANNEL, "PromptProgress")
             self.check_order(listener)
-        first, second = followers
-        if [_timeless(frame) for frame in first.frames] != [_timeless(frame) for frame in second.frames]:
+        if not _same_frames(*followers, frozen=self.advance is not None):
             self.fail("ws_fanout", PROMPT_CHANNEL, f"two subscribers to one prompt got different frames: "
-                                                   f"{len(first.frames)} and {len(second.frames)}")
+                                                   f"{len(followers[0].frames)} and {len(followers[1].frames)}")
         for listener in foreign:
             leaked = [frame for frame in listener.frames if isinstance(frame, dict) and frame.get("promptId")]
             if leaked or listener.close_code != NO_SUCH_PROMPT:
@@ -291,6 +290,17 @@ def run(session: Session) -> None:
     reproduction = session.transcript.text()
     for check, channel, message in scenario.findings:
         report.add(Finding(LAYER, check, channel, message, reproduction))
+
+
+def _same_frames(first: Listener, second: Listener, frozen: bool) -> bool:
+    """Whether two subscribers of one prompt saw the same frames. On a frozen clock both connect before anything
+    moves: all their frames are the same. On a real clock each starts with the state at its own connection, so
+    only what followed both first frames must be the same."""
+    one, other = ([_timeless(frame) for frame in listener.frames] for listener in (first, second))
+    if frozen:
+        return one == other
+    shared = min(len(one), len(other)) - 1
+    return shared < 0 or one[len(one) - shared:] == other[len(other) - shared:]
 
 
 def _final(frame: Any) -> bool:
