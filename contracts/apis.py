@@ -54,8 +54,8 @@ class ApiProfile:
     # the API's keys have a form of their own (AliveAI: UUIDs): the tenants the suite makes get keys the server
     # issues rather than keys of the suite's making
     issued_keys: bool = False
-    # operations the suite has no contracts for yet (by tag; AliveAI's chat routes): no layer sends them, and
-    # the report says they were not verified
+    # operations the schema and responses layers do not send yet (by tag; AliveAI's chat routes, judged only
+    # by the stateful layer's chat properties), and the report says they were not verified
     unchecked_tags: tuple[str, ...] = ()
     # the operation extension that marks paid operations (AliveAI's create routes): the schema layer sends them
     # only in ways that cannot spend (a tenant without credits, or invalid data only), the tour and the state
@@ -107,7 +107,9 @@ PROFILES = {
         key_probe=KeyProbe("GET", "/members/me"),
         own_balance=1000,
         valid_input_rejections=("image",),  # an upload whose bytes are no picture (the schema says: binary)
-        property_modules=("contracts.protocols.websockets",),  # the websocket channels
+        # the websocket channels; the NDJSON chat replies, the chat machine and the chat routes' isolation
+        property_modules=("contracts.protocols.websockets", "contracts.protocols.streams",
+                          "contracts.machines.aliveai_chat", "contracts.protocols.chat_isolation"),
         login=Login("/members/login", "accessToken"),
         issued_keys=True,
         unchecked_tags=("Chat Character Resource", "Chat Persona Resource", "Chat Resource"),

@@ -124,6 +124,11 @@ class ContractClient:
         self.transcript.record(response.request, response.status_code)
         return response
 
+    def open_stream(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` and return its response unread (the caller reads it, e.g. line by line, then closes it):
+        an NDJSON stream is judged line by line by its own checks (contracts/protocols/streams.py)."""
+        return self._http.send(request, stream=True)
+
     def exchange(self, request: httpx.Request) -> httpx.Response:
         """Only the HTTP exchange: safe to call from several threads at once."""
         return self._http.send(request)

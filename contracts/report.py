@@ -27,7 +27,7 @@ class Report:
     notes: dict[str, list[str]] = field(default_factory=dict)  # per layer: what was skipped and why, budgets
     seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # per layer: requests, answers by status...
-    # operations no layer checked (the server does not serve them yet): "METHOD /path", and why
+    # operations the schema and responses layers did not send (the profile's unchecked tags): "METHOD /path", why
     unverified: list[str] = field(default_factory=list)
     unverified_reason: str = ""
     _seen: set[tuple[str, ...]] = field(default_factory=set, repr=False)
@@ -88,8 +88,9 @@ class Report:
             lines.extend(f"note: {text}" for text in self.notes[RUN])
         if self.unverified:
             lines.append("")
-            lines.append(f"NOT VERIFIED: {len(self.unverified)} operation(s) the server does not serve yet "
-                         f"({self.unverified_reason}); no layer sent them: {', '.join(self.unverified)}")
+            lines.append(f"NOT VERIFIED: {len(self.unverified)} operation(s) that the schema and responses layers "
+                         f"do not send yet ({self.unverified_reason}); only the stateful layer's properties, if "
+                         f"any, judged them: {', '.join(self.unverified)}")
         lines.append("")
         lines.append(self._verdict())
         return "\n".join(lines)

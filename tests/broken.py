@@ -335,9 +335,9 @@ VARIANTS: dict[str, Callable[[], None]] = {
 
 def _aliveai_variants() -> dict[str, Callable[[], None]]:
     """AliveAI's broken variants (named `aa-...`) live in their own modules."""
-    from tests import broken_aliveai, broken_websockets
+    from tests import broken_aliveai, broken_chat, broken_websockets
 
-    return {**broken_aliveai.VARIANTS, **broken_websockets.VARIANTS}
+    return {**broken_aliveai.VARIANTS, **broken_websockets.VARIANTS, **broken_chat.VARIANTS}
 
 
 VARIANTS.update(_aliveai_variants())
