@@ -141,7 +141,24 @@ def foreign_chat() -> None:
     chats._target = target
 
 
+def json_content_type() -> None:
+    """Reply streams are labelled `application/json`, not `application/x-ndjson`."""
+    _stream_module().NDJSON = "application/json"
+
+
+def delete_keeps_character() -> None:
+    """Deleting a character answers 204 and does nothing: it stays listed."""
+    from tests.broken import _around
+
+    async def nothing(call: Call, original: Any) -> Response:
+        return Response(status_code=204)
+
+    _around("aliveai", "deleteChatCharacter", nothing)
+
+
 VARIANTS: dict[str, Callable[[], None]] = {
+    "aa-chat-content-type": json_content_type,
+    "aa-chat-delete-keeps-character": delete_keeps_character,
     "aa-chat-deltas": deltas_do_not_add_up,
     "aa-chat-after-terminal": event_after_terminal,
     "aa-chat-no-init": no_init,

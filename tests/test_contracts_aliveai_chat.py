@@ -76,6 +76,8 @@ def test_with_keys_only_the_chat_contracts_are_judged_in_real_time(real_time: di
     ("aa-chat-delete-keeps-later", (aliveai_chat,), "chat_delete_from"),
     ("aa-chat-two-defaults", (aliveai_chat,), "chat_personas"),
     ("aa-chat-foreign-chat", (chat_isolation,), "chat_isolation"),
+    ("aa-chat-content-type", (streams,), "stream_content_type"),
+    ("aa-chat-delete-keeps-character", (aliveai_chat,), "chat_soft_delete"),
 ])
 def test_each_broken_chat_route_is_caught(variant: str, modules: tuple[ModuleType, ...], check: str) -> None:
     with running_mock(*VIRTUAL, launcher=("-m", "tests.broken", variant)) as served:
