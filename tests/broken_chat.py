@@ -156,7 +156,30 @@ def delete_keeps_character() -> None:
     _around("aliveai", "deleteChatCharacter", nothing)
 
 
+def init_without_candidate() -> None:
+    """The `init` event leaves out its required `assistantCandidateId`."""
+    _rewrite_lines(lambda events: [{key: value for key, value in event.items() if key != "assistantCandidateId"}
+                                   if event["type"] == "init" else event for event in events])
+
+
+def broken_line() -> None:
+    """The stream's first chunk carries a line that is not JSON."""
+    streams = _stream_module()
+    original = streams._body
+    sent = {"first": True}
+
+    def body(data: bytes, more: bool = True) -> Any:
+        if sent["first"]:
+            sent["first"] = False
+            data = b'{"type": "token", "delta"\n' + data
+        return original(data, more)
+
+    streams._body = body
+
+
 VARIANTS: dict[str, Callable[[], None]] = {
+    "aa-chat-init-schema": init_without_candidate,
+    "aa-chat-broken-line": broken_line,
     "aa-chat-content-type": json_content_type,
     "aa-chat-delete-keeps-character": delete_keeps_character,
     "aa-chat-deltas": deltas_do_not_add_up,

@@ -78,6 +78,8 @@ def test_with_keys_only_the_chat_contracts_are_judged_in_real_time(real_time: di
     ("aa-chat-foreign-chat", (chat_isolation,), "chat_isolation"),
     ("aa-chat-content-type", (streams,), "stream_content_type"),
     ("aa-chat-delete-keeps-character", (aliveai_chat,), "chat_soft_delete"),
+    ("aa-chat-init-schema", (streams,), "stream_event_schema"),
+    ("aa-chat-broken-line", (streams,), "stream_lines"),
 ])
 def test_each_broken_chat_route_is_caught(variant: str, modules: tuple[ModuleType, ...], check: str) -> None:
     with running_mock(*VIRTUAL, launcher=("-m", "tests.broken", variant)) as served:
