@@ -177,7 +177,20 @@ def broken_line() -> None:
     streams._body = body
 
 
+def messages_out_of_order() -> None:
+    """`GET /chats/{chatId}` lists a chat's messages newest first."""
+    from tests.broken import _rewritten, _wrap
+
+    def after(call: Call, response: Response) -> Response:
+        if response.status_code != 200:
+            return response
+        return _rewritten(response, lambda chat: chat["messages"].reverse())
+
+    _wrap("aliveai", "getChat", after)
+
+
 VARIANTS: dict[str, Callable[[], None]] = {
+    "aa-chat-order": messages_out_of_order,
     "aa-chat-init-schema": init_without_candidate,
     "aa-chat-broken-line": broken_line,
     "aa-chat-content-type": json_content_type,

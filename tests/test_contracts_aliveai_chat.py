@@ -80,6 +80,7 @@ def test_with_keys_only_the_chat_contracts_are_judged_in_real_time(real_time: di
     ("aa-chat-delete-keeps-character", (aliveai_chat,), "chat_soft_delete"),
     ("aa-chat-init-schema", (streams,), "stream_event_schema"),
     ("aa-chat-broken-line", (streams,), "stream_lines"),
+    ("aa-chat-order", (aliveai_chat,), "chat_model"),
 ])
 def test_each_broken_chat_route_is_caught(variant: str, modules: tuple[ModuleType, ...], check: str) -> None:
     with running_mock(*VIRTUAL, launcher=("-m", "tests.broken", variant)) as served:
