@@ -112,7 +112,6 @@ PROFILES = {
                           "contracts.machines.aliveai_chat", "contracts.protocols.chat_isolation"),
         login=Login("/members/login", "accessToken"),
         issued_keys=True,
-        unchecked_tags=("Chat Character Resource", "Chat Persona Resource", "Chat Resource"),
         paid_marker="x-aliveai-prompt",
     ),
 }
