@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mockserver import dialects
+from mockserver.engine.lru import DEFAULT_CACHE_SIZE
 
 DEFAULT_PORT = 8100
 WS = "websockets-sansio"
@@ -45,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--seed", type=int, help="make ids, credentials and media reproducible")
     serve.add_argument("--clock", choices=("real", "virtual"), default="real",
                        help="virtual: time stands still until advanced through the admin API")
+    serve.add_argument("--cache-size", type=_positive, default=DEFAULT_CACHE_SIZE, metavar="N",
+                       help="entries each of the engine's memos of the database keeps (finished jobs, balances, "
+                            "credentials, queue counts), least recently used forgotten first "
+                            f"(default {DEFAULT_CACHE_SIZE:,})")
     serve.add_argument("--admin-token", help="use this admin token (default: $GENMOCK_ADMIN_TOKEN, else one made on "
                                              "the database's first start and kept with its state)")
     serve.add_argument("--admin-from-anywhere", action="store_true",
@@ -77,7 +82,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     public_urls = _public_urls(args.public_url or [])
     try:
-        engine = Engine.open(args.db, seed=args.seed, clock=Clock(args.clock), fresh=args.fresh)
+        engine = Engine.open(args.db, seed=args.seed, clock=Clock(args.clock), fresh=args.fresh,
+                             cache_size=args.cache_size)
     except DatabaseInUse as in_use:
         raise SystemExit(f"genmock: {in_use}") from None
     admin_token = _admin_token(engine, args.admin_token or os.environ.get("GENMOCK_ADMIN_TOKEN"))
@@ -110,6 +116,13 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         engine.store.close()
     return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _admin_token(engine: Any, given: str | None) -> str:

@@ -170,3 +170,34 @@ def test_reset_forgets_what_the_engine_remembered_of_the_api(engine: Engine) -> 
     engine.faults.arm("test", "job")
     assert engine.tenants.authenticate("test", secret).id == again.id
     assert engine.faults.take("test", "job", again.id) is not None
+
+
+def test_what_the_engine_remembers_is_bounded_and_forgetting_changes_no_answer() -> None:
+    engine = Engine.open(":memory:", seed=9, clock=Clock("virtual"), cache_size=4)
+    tenants = [(f"key-{index}", tenant_id) for index in range(12)
+               for tenant_id in [engine.tenants.create("test", "t", [f"key-{index}"], balance=1_000).id]]
+    for index, (_, tid) in enumerate(tenants):
+        engine.jobs.submit("test", tid, f"j{index}", "image", {}, duration=1, cost=100 + index)
+    engine.clock.advance(60)
+    for _ in range(2):  # the second pass reads again what the first pass made the engine forget
+        for index, (key, tid) in enumerate(tenants):
+            assert engine.tenants.authenticate("test", key).id == tid
+            assert engine.jobs.get("test", tid, f"j{index}").status == COMPLETED
+            assert engine.jobs.count_active("test", tid) == 0
+            assert engine.ledger.balance(tid) == 900 - index
+    memos = {"finished jobs": engine.jobs._finished, "active counts": engine.jobs._active_counts,
+             "balances": engine.ledger._balances, "credentials": engine.tenants._by_credential}
+    assert {name: len(memo) for name, memo in memos.items()} == dict.fromkeys(memos, 4)
+
+
+def test_an_lru_forgets_the_least_recently_used_entry() -> None:
+    from mockserver.engine.lru import LRU
+
+    memo: LRU[str, int] = LRU(2)
+    memo["a"], memo["b"] = 1, 2
+    assert memo.get("a") == 1  # now "b" is the least recently used
+    memo["c"] = 3
+    assert ("a" in memo, "b" in memo, "c" in memo) == (True, False, True)
+    assert memo.get("b", -1) == -1 and len(memo) == 2
+    with pytest.raises(ValueError):
+        LRU(0)

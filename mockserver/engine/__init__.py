@@ -16,6 +16,7 @@ from mockserver.engine.faults import Faults
 from mockserver.engine.ids import IdFactory
 from mockserver.engine.jobs import Jobs
 from mockserver.engine.ledger import Ledger
+from mockserver.engine.lru import DEFAULT_CACHE_SIZE
 from mockserver.engine.store import Store
 from mockserver.engine.tenants import Tenants
 
@@ -34,9 +35,10 @@ class Engine:
 
     @classmethod
     def open(cls, database: str = ":memory:", seed: int | None = None, clock: Clock | None = None,
-             fresh: bool = False) -> Engine:
+             fresh: bool = False, cache_size: int = DEFAULT_CACHE_SIZE) -> Engine:
         """State in `database` (a SQLite file, or ":memory:"; `fresh`: emptied first); ids reproducible when
-        `seed` is given. Raises DatabaseInUse while another process has the file open."""
+        `seed` is given; each memo of the store keeps at most `cache_size` entries. Raises DatabaseInUse while
+        another process has the file open."""
         store = Store(database, fresh=fresh)
         if seed is None:
             seed = store.get_setting("seed")
@@ -45,12 +47,12 @@ class Engine:
         store.set_setting("seed", seed)
         clock = clock or Clock()
         ids = IdFactory(store, seed)
-        ledger = Ledger(store, clock)
+        ledger = Ledger(store, clock, cache_size)
         assets = Assets(store, clock, ids)
         events = Events()
-        return cls(store=store, clock=clock, ids=ids, ledger=ledger, tenants=Tenants(store, clock, ids, ledger),
-                   jobs=Jobs(store, clock, ledger, assets, events, slots={}), assets=assets, faults=Faults(store),
-                   events=events)
+        jobs = Jobs(store, clock, ledger, assets, events, slots={}, cache_size=cache_size)
+        return cls(store=store, clock=clock, ids=ids, ledger=ledger, jobs=jobs, assets=assets,
+                   tenants=Tenants(store, clock, ids, ledger, cache_size), faults=Faults(store), events=events)
 
     def config(self, api: str, defaults: dict[str, Any]) -> dict[str, Any]:
         """The API's tunables (prices, durations, slots): the defaults, overridden by what was set."""

@@ -17,6 +17,7 @@ from mockserver.engine.assets import Assets
 from mockserver.engine.clock import Clock
 from mockserver.engine.events import Events
 from mockserver.engine.ledger import Ledger
+from mockserver.engine.lru import DEFAULT_CACHE_SIZE, LRU
 from mockserver.engine.store import Store
 
 QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
@@ -53,7 +54,7 @@ class Job:
 
 class Jobs:
     def __init__(self, store: Store, clock: Clock, ledger: Ledger, assets: Assets, events: Events,
-                 slots: dict[str, int]) -> None:
+                 slots: dict[str, int], cache_size: int = DEFAULT_CACHE_SIZE) -> None:
         self._store = store
         self._events = events
         self._clock = clock
@@ -64,10 +65,10 @@ class Jobs:
         # are free; until then nothing can change, so settling needs no query (missing: unknown, look)
         self._next_event: dict[str, float] = {}
         self._free_slots: dict[str, int] = {}
-        self._finished: dict[tuple[str, str], Job] = {}  # finished jobs never change again
+        self._finished: LRU[tuple[str, str], Job] = LRU(cache_size)  # finished jobs never change again
         self._queued_seqs: dict[str, list[int]] = {}  # per API, the queued jobs' seqs in order (when loaded)
         self._latest_now: dict[str, float] = {}  # per API, the clock's time at the last settle
-        self._active_counts: dict[str, int] = {}  # per tenant looked at: its running and waiting jobs
+        self._active_counts: LRU[str, int] = LRU(cache_size)  # per tenant looked at: its running and waiting jobs
         store.on_forget(self._forget)
 
     def _forget(self) -> None:
@@ -162,8 +163,9 @@ class Jobs:
         return count
 
     def _count(self, tenant_id: str, change: int) -> None:
-        if tenant_id in self._active_counts:
-            self._active_counts[tenant_id] += change
+        count = self._active_counts.get(tenant_id)
+        if count is not None:
+            self._active_counts[tenant_id] = count + change
 
     def of_tenant(self, api: str, tenant_id: str, kind: str | None = None) -> list[Job]:
         self.settle(api)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mockserver.engine.clock import Clock
+from mockserver.engine.lru import DEFAULT_CACHE_SIZE, LRU
 from mockserver.engine.store import Store
 
 UNIT = 1000
@@ -42,11 +43,11 @@ class Entry:
 
 
 class Ledger:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
         self._store = store
         self._clock = clock
         # the last balance_after per tenant: only this class appends entries, so it is always current
-        self._balances: dict[str, int] = {}
+        self._balances: LRU[str, int] = LRU(cache_size)
         store.on_forget(self._balances.clear)
 
     def balance(self, tenant_id: str) -> int:

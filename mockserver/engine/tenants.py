@@ -8,6 +8,7 @@ from typing import Any
 from mockserver.engine.clock import Clock
 from mockserver.engine.ids import IdFactory
 from mockserver.engine.ledger import Ledger
+from mockserver.engine.lru import DEFAULT_CACHE_SIZE, LRU
 from mockserver.engine.store import Store
 
 
@@ -29,12 +30,13 @@ class DuplicateLogin(Exception):
 
 
 class Tenants:
-    def __init__(self, store: Store, clock: Clock, ids: IdFactory, ledger: Ledger) -> None:
+    def __init__(self, store: Store, clock: Clock, ids: IdFactory, ledger: Ledger,
+                 cache_size: int = DEFAULT_CACHE_SIZE) -> None:
         self._store = store
         self._clock = clock
         self._ids = ids
         self._ledger = ledger
-        self._by_credential: dict[tuple[str, str], Tenant] = {}  # hits only
+        self._by_credential: LRU[tuple[str, str], Tenant] = LRU(cache_size)  # hits only
         store.on_forget(self._by_credential.clear)
 
     def create(self, api: str, name: str, secrets: list[str], balance: int = 0,
