@@ -201,3 +201,41 @@ def test_an_lru_forgets_the_least_recently_used_entry() -> None:
     assert memo.get("b", -1) == -1 and len(memo) == 2
     with pytest.raises(ValueError):
         LRU(0)
+
+
+def test_a_notification_wakes_every_waiter_and_a_wait_ends_at_its_timeout() -> None:
+    import asyncio
+
+    from mockserver.engine.events import Events
+
+    async def scenario() -> tuple[list[str], int]:
+        events = Events()
+        woken: list[str] = []
+
+        async def follow(name: str, timeout: float | None) -> None:
+            await events.wait(timeout)
+            woken.append(name)
+
+        waiters = [asyncio.create_task(follow(name, None)) for name in ("a", "b")]
+        timed = asyncio.create_task(follow("timed", 0.01))
+        await asyncio.sleep(0.05)
+        assert woken == ["timed"]  # the others wait for a notification
+        events.notify()
+        await asyncio.gather(*waiters, timed)
+        return woken, len(events._waiters)
+
+    woken, left = asyncio.run(scenario())
+    assert sorted(woken) == ["a", "b", "timed"] and left == 0  # nobody who stopped waiting is kept
+
+
+def test_a_transcript_is_the_chats_latest_lines_oldest_first() -> None:
+    store = Engine.open(":memory:").store
+    for index in range(6):
+        kind = "media" if index == 4 else "user"
+        store.insert_chat_message({"id": f"m{index}", "chat_id": "c", "tenant_id": "t", "kind": kind,
+                                   "selected_candidate_id": f"k{index}", "created_at": 0.0})
+        store.insert_chat_candidate({"id": f"k{index}", "message_id": f"m{index}", "chat_id": "c", "tenant_id": "t",
+                                     "text": f"line {index}", "created_at": 0.0})
+    lines = [row["text"] for row in store.chat_transcript("c", last=3, skip_kind="media")]
+    assert lines == ["line 2", "line 3", "line 5"]
+    assert [row["text"] for row in store.chat_transcript("c", 5, last=2)] == ["line 2", "line 3"]  # seqs from 1

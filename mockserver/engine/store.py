@@ -567,11 +567,15 @@ class Store:
         return self._one("SELECT * FROM chat_messages WHERE chat_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1",
                          (chat_id, kind))
 
-    def chat_transcript(self, chat_id: str, before_seq: int | None = None) -> list[dict[str, Any]]:
-        """The kind and the selected candidate's text of each message of the chat (before `before_seq`)."""
-        return self._all("SELECT m.kind, c.text FROM chat_messages m JOIN chat_candidates c"
-                         " ON c.id = m.selected_candidate_id WHERE m.chat_id = ? AND m.seq < ? ORDER BY m.seq",
-                         (chat_id, 2**62 if before_seq is None else before_seq))
+    def chat_transcript(self, chat_id: str, before_seq: int | None = None, *, last: int,
+                        skip_kind: str = "") -> list[dict[str, Any]]:
+        """The kind and the selected candidate's text of the chat's `last` messages (before `before_seq`; not of
+        `skip_kind`), oldest first: one indexed read however long the chat is."""
+        rows = self._all("SELECT m.kind, c.text FROM chat_messages m JOIN chat_candidates c"
+                         " ON c.id = m.selected_candidate_id WHERE m.chat_id = ? AND m.seq < ? AND m.kind != ?"
+                         " ORDER BY m.seq DESC LIMIT ?",
+                         (chat_id, 2**62 if before_seq is None else before_seq, skip_kind, last))
+        return rows[::-1]
 
     def update_chat_message(self, message_id: str, **changes: Any) -> None:
         self._update_row("chat_messages", message_id, changes)

@@ -29,7 +29,7 @@ from mockserver.dialects.aliveai.prompts import FIELD_OF_TYPE, MEDIA_ID_LENGTH, 
 from mockserver.dialects.aliveai.streams import HeldImage, ReplyStream
 from mockserver.dialects.aliveai.views import media_view
 from mockserver.engine import Engine
-from mockserver.engine.chat import Line, Schedule, reply, scene, tokens
+from mockserver.engine.chat import HISTORY_LINES, Line, Schedule, reply, scene, tokens
 from mockserver.engine.clock import iso
 from mockserver.engine.jobs import COMPLETED, FAILED, Job
 from mockserver.routing import Call, Handler, json_response
@@ -149,7 +149,8 @@ def chat_view(call: Call, chat: dict[str, Any]) -> dict[str, Any]:
 def _history(call: Call, chat_id: str, before_seq: int | None = None) -> list[Line]:
     """The conversation as the reply generator reads it: each text message's selected candidate."""
     return [Line(row["kind"] == USER, row["text"])
-            for row in call.context.engine.store.chat_transcript(chat_id, before_seq) if row["kind"] != MEDIA]
+            for row in call.context.engine.store.chat_transcript(chat_id, before_seq, last=HISTORY_LINES,
+                                                                 skip_kind=MEDIA)]
 
 
 def _new_message(call: Call, chat_id: str, kind: str, candidate_id: str) -> str:
