@@ -15,12 +15,12 @@ from mockserver.routing import served_url
 
 
 def _rewrite_prompt_frames(change: Callable[[Follower, dict[str, Any]], dict[str, Any]]) -> None:
-    original = Hub._prompt_frame
+    original = websockets._prompt_frame
 
-    def frame(self: Hub, follower: Follower, job: Any, positions: dict[str, int]) -> dict[str, Any]:
-        return change(follower, original(self, follower, job, positions))
+    def frame(follower: Follower, job: Any, positions: dict[str, int], containers: dict) -> dict[str, Any]:
+        return change(follower, original(follower, job, positions, containers))
 
-    Hub._prompt_frame = frame  # type: ignore[method-assign]
+    websockets._prompt_frame = frame
 
 
 def _final(frame: dict[str, Any]) -> bool:

@@ -121,45 +121,36 @@ class Hub:
         (None: only a notification can)."""
         engine = self.context.engine
         active = engine.jobs.active(API)  # settles the queue first
-        by_id = {job.id: job for job in active}
+        by_id: dict[str, Job | None] = {job.id: job for job in active}
         positions = _positions(active)
         sends: list[tuple[Follower, Any, int | None]] = []
         watched: set[str] = set()
-        texts: dict[tuple[str, int, str], str] = {}  # each distinct frame is encoded once for all its followers
+        # each distinct frame is built and encoded once for all its followers (they differ only by origin)
+        texts: dict[tuple[str, int, str], str] = {}
+        containers: dict[tuple[str, str], dict[str, Any]] = {}
         created = iso(engine.clock.now())
         for follower in list(self.followers):
             if follower.prompt_id is None:
                 sends.extend(self._user_frames(follower, active))
                 watched.update(item["promptId"] for item in follower.last or [])
                 continue
-            watched.add(follower.prompt_id)
-            job = by_id.get(follower.prompt_id) or engine.jobs.get(API, follower.tenant_id, follower.prompt_id)
-            frame = self._prompt_frame(follower, job, positions)
+            prompt_id = follower.prompt_id
+            watched.add(prompt_id)
+            if prompt_id not in by_id:  # finished, or gone: one look for all its followers
+                by_id[prompt_id] = engine.jobs.get(API, follower.tenant_id, prompt_id)
+            frame = _prompt_frame(follower, by_id[prompt_id], positions, containers)
             if frame == follower.last:
                 continue
             follower.last = frame
             final = frame.get("isComplete") or frame.get("isError")
             close_with = 1000 if final else DROPPED if follower.drop_after_first else None
-            key = (follower.prompt_id, frame["progress"], follower.base_url)
+            key = (prompt_id, frame["progress"], follower.base_url)
             if key not in texts:
                 texts[key] = json.dumps({**frame, "created": created}, separators=(",", ":"))
             sends.append((follower, texts[key], close_with))
             if close_with is not None:
                 self.followers.discard(follower)
         return sends, self._next_change(active, watched)
-
-    def _prompt_frame(self, follower: Follower, job: Job | None, positions: dict[str, int]) -> dict[str, Any]:
-        prompt_id = follower.prompt_id
-        if job is None or job.status == FAILED:
-            reason = failure_message(job) if job else "The prompt no longer exists."
-            return {"promptId": prompt_id, "progress": follower.progress, "isComplete": False, "isError": True,
-                    "errorType": "UNKNOWN", "message": reason, "queuePosition": 0}
-        if job.status == COMPLETED:
-            return {"promptId": prompt_id, "progress": 100, "isComplete": True, "queuePosition": 0,
-                    "promptContainer": container(follower, job)}
-        follower.progress = max(follower.progress, percent(job))
-        return {"promptId": prompt_id, "progress": follower.progress, "isComplete": False,
-                "queuePosition": positions.get(job.id, 0)}
 
     def _user_frames(self, follower: Follower, active: list[Job]) -> list[tuple[Follower, Any, int | None]]:
         queue = queue_of(active, follower.tenant_id)
@@ -189,6 +180,26 @@ class Hub:
         return max(0.0, min(moments) - now) + 0.001 if moments else None
 
 
+def _prompt_frame(follower: Follower, job: Job | None, positions: dict[str, int],
+                  containers: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """The prompt channel's frame for this follower; `containers` keeps each finished prompt's container per
+    origin, built once for all its followers."""
+    prompt_id = follower.prompt_id
+    if job is None or job.status == FAILED:
+        reason = failure_message(job) if job else "The prompt no longer exists."
+        return {"promptId": prompt_id, "progress": follower.progress, "isComplete": False, "isError": True,
+                "errorType": "UNKNOWN", "message": reason, "queuePosition": 0}
+    if job.status == COMPLETED:
+        key = (job.id, follower.base_url)
+        if key not in containers:
+            containers[key] = container(follower, job)
+        return {"promptId": prompt_id, "progress": 100, "isComplete": True, "queuePosition": 0,
+                "promptContainer": containers[key]}
+    follower.progress = max(follower.progress, percent(job))
+    return {"promptId": prompt_id, "progress": follower.progress, "isComplete": False,
+            "queuePosition": positions.get(job.id, 0)}
+
+
 def _positions(active: list[Job]) -> dict[str, int]:
     """Each active prompt's place in its user's queue (as `queue_of` numbers them), for all users at once."""
     waiting: dict[str, int] = {}
@@ -212,6 +223,7 @@ async def _serve(follower: Follower) -> None:
                 continue
             text, close_with = item
             if close_with:
+                await asyncio.sleep(0)  # the other followers' frames of this look go out before the closes
                 await websocket.close(close_with)
                 return
             await websocket.send_text(text)
