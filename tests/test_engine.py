@@ -239,3 +239,12 @@ def test_a_transcript_is_the_chats_latest_lines_oldest_first() -> None:
     lines = [row["text"] for row in store.chat_transcript("c", last=3, skip_kind="media")]
     assert lines == ["line 2", "line 3", "line 5"]
     assert [row["text"] for row in store.chat_transcript("c", 5, last=2)] == ["line 2", "line 3"]  # seqs from 1
+
+
+def test_a_submitted_job_is_answered_as_it_was_stored(engine: Engine) -> None:
+    tid = tenant(engine, 1_000)
+    engine.jobs.set_slots("test", 1)
+    engine.jobs.submit("test", tid, "first", "image", {}, duration=5, cost=1)
+    answered = engine.jobs.submit("test", tid, "second", "image", {"outputs": [], "n": 1.5}, duration=3, cost=2)
+    assert answered == engine.jobs.get("test", tid, "second")
+    assert (answered.duration, type(answered.duration), answered.queue_position) == (3.0, float, 1)

@@ -93,7 +93,7 @@ class Jobs:
         """Debit `cost` and queue the job, atomically: InsufficientFunds leaves no trace."""
         self.settle(api)
         row = {"id": job_id, "api": api, "tenant_id": tenant_id, "kind": kind, "status": QUEUED, "params": params,
-               "cost": cost, "duration": duration, "fail_with": fail_with, "created_at": self._clock.now()}
+               "cost": int(cost), "duration": float(duration), "fail_with": fail_with, "created_at": self._clock.now()}
         with self._store.transaction():
             if cost:
                 self._ledger.debit(tenant_id, cost, f"job {job_id}")
@@ -106,7 +106,7 @@ class Jobs:
                 self._next_event[api] = row["created_at"]
         self._events.notify()
         # reported as accepted, i.e. queued: it reaches a slot on the next settle, even at this same instant
-        return self._viewed(self._store.get_job(api, job_id))  # type: ignore[arg-type]
+        return self._viewed({**row, "seq": seq, "started_at": None, "finished_at": None})
 
     def get(self, api: str, tenant_id: str, job_id: str) -> Job | None:
         """The tenant's job; another tenant's job is as absent as a missing one."""
