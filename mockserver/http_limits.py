@@ -16,6 +16,8 @@ from typing import Any
 from starlette.responses import PlainTextResponse, Response
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from mockserver.http_writes import CoalescingTransport
+
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers together (nginx: 4 x 8 KiB buffers; Node.js: 16 KiB)
 HEAD_TIMEOUT = 10.0  # seconds from the first byte of a request to the end of its headers
 
@@ -35,6 +37,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_start = b""  # the first bytes of the head: the request line's path tells whose format
         self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
