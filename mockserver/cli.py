@@ -18,6 +18,7 @@ from mockserver import dialects
 from mockserver.engine.lru import DEFAULT_CACHE_SIZE
 
 DEFAULT_PORT = 8100
+LOOPS = ("uvloop", "asyncio")
 WS = "websockets-sansio"
 
 
@@ -50,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="entries each of the engine's memos of the database keeps (finished jobs, balances, "
                             "credentials, queue counts), least recently used forgotten first "
                             f"(default {DEFAULT_CACHE_SIZE:,})")
+    serve.add_argument("--loop", choices=("auto", *LOOPS), default="auto",
+                       help="event loop: auto = uvloop where it is installed (it is with genmock), else asyncio")
     serve.add_argument("--admin-token", help="use this admin token (default: $GENMOCK_ADMIN_TOKEN, else one made on "
                                              "the database's first start and kept with its state)")
     serve.add_argument("--admin-from-anywhere", action="store_true",
@@ -88,7 +91,8 @@ def run_serve(args: argparse.Namespace) -> int:
         raise SystemExit(f"genmock: {in_use}") from None
     admin_token = _admin_token(engine, args.admin_token or os.environ.get("GENMOCK_ADMIN_TOKEN"))
     served: list[tuple[Any, socket.socket]] = []
-    summary: dict[str, Any] = {"admin_token": admin_token, "seed": engine.ids.seed, "apis": {}}
+    loop = _event_loop(args.loop)
+    summary: dict[str, Any] = {"admin_token": admin_token, "seed": engine.ids.seed, "event_loop": loop, "apis": {}}
     for name in args.api or dialects.NAMES:
         dialect = dialects.load(name)
         sock = _listen(args.host, args.port + dialect.default_port_offset if args.port else 0)
@@ -112,10 +116,29 @@ def run_serve(args: argparse.Namespace) -> int:
         _write_private(args.credentials_file, json.dumps(summary, indent=2) + "\n")
     _print_summary(summary, args.db)
     try:
-        asyncio.run(_serve_all(served))
+        with asyncio.Runner(loop_factory=_loop_factory(loop)) as runner:
+            runner.run(_serve_all(served))
     finally:
         engine.store.close()
     return 0
+
+
+def _event_loop(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def _loop_factory(name: str) -> Any:
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return asyncio.new_event_loop
 
 
 def _positive(text: str) -> int:
@@ -176,7 +199,7 @@ def _url_host(host: str) -> str:
 
 
 def _print_summary(summary: dict[str, Any], database: str) -> None:
-    lines = [f"genmock serving (state: {database}, seed {summary['seed']})"]
+    lines = [f"genmock serving (state: {database}, seed {summary['seed']}, event loop {summary['event_loop']})"]
     for api in summary["apis"].values():
         lines.append(f"  {api['title']:<10} {api['base_url']}   demo key: {api['credentials'][0]}"
                      f"   balance: {api['balance']:g}")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,3 +153,11 @@ def test_state_survives_a_restart_and_fresh_forgets_it(tmp_path) -> None:
         assert served["apis"]["lucydream"]["balance"] == pytest.approx(4.9)
     with running_mock("--db", database, "--fresh") as served:
         assert served["apis"]["lucydream"]["balance"] == 5
+
+
+@pytest.mark.parametrize(("given", "runs"), [((), "uvloop"), (("--loop", "asyncio"), "asyncio")])
+def test_serve_runs_the_event_loop_it_states(given: tuple[str, ...], runs: str) -> None:
+    with running_mock("--api", "lucydream", *given) as served:
+        mapped = Path(f"/proc/{served['process'].pid}/maps").read_text()
+        assert served["event_loop"] == runs
+        assert ("uvloop" in mapped) == (runs == "uvloop")  # uvloop's extension is loaded only when it runs
