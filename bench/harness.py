@@ -6,7 +6,9 @@ state to seed through the admin API, the request wrk repeats, and the checks to 
 `run_api` does the rest: start-up times, then per route a fresh genmock on its own SQLite file, warm-up,
 `--rounds` rounds alternating the floor and genmock (never loaded at the same time), the checks, and a
 `Report` that `summarize` renders. With `--baseline-src DIR`, each route also gets a "genmock@baseline" run from
-another checkout's sources, prepared alike and loaded in each round right after genmock.
+another checkout's sources, prepared alike and loaded in each round right after genmock. Where Stoplight Prism is
+found (`--prism PATH`, `bench/.prism`, PATH), it serves the API's own spec and is loaded last in each round with
+genmock's request of the route; Prism failing is noted in the report, never a reason to break the run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -26,12 +29,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 BASELINE = "genmock@baseline"  # genmock from another checkout (--baseline-src), in the report
+PRISM = "Prism"  # Stoplight Prism serving the API's spec, in the report
+LOCAL_PRISM = BENCH_DIR / ".prism" / "node_modules" / ".bin" / "prism"
+INSTALL_PRISM = "npm install --prefix bench/.prism @stoplight/prism-cli@5"
+# Prism 5's fastest quiet setting (`prism mock --help`): static examples, no errors for response violations, no CORS
+# headers, the HTTP server in the CLI's own process (one process, as one uvicorn worker), no logging
+PRISM_FLAGS = ("--dynamic", "false", "--errors", "false", "--cors", "false", "--multiprocess", "false", "-v", "silent")
 TARGET_RATIO = 1 / 3
 TARGET_P99_MS = 25.0
 TARGET_STARTUP_S = 0.5
@@ -120,6 +129,11 @@ class Api:
     probe_status: int
     routes: list[Route]
 
+    @property
+    def spec(self) -> Path:
+        """The spec genmock serves for this API (and Prism is given)."""
+        return REPO / "specs" / f"{self.name}.yaml"
+
 
 # -- measurements ------------------------------------------------------------------------------------------
 @dataclass
@@ -130,6 +144,7 @@ class Load:
     seconds: float
     non_2xx: int  # wrk's "Non-2xx or 3xx responses" (status >= 400)
     socket_errors: int  # connect + read + write + timeout
+    timeouts: int  # of which wrk's timeouts: a request still unanswered after its 2 s (slow, not refused)
     p50_ms: float
     p90_ms: float
     p99_ms: float
@@ -169,23 +184,42 @@ def median_ratio(numerators: list[Load], denominators: list[Load]) -> float | No
 @dataclass
 class RouteResult:
     route: Route
-    bare: list[Load] = field(default_factory=list)  # one per round
-    genmock: list[Load] = field(default_factory=list)
-    baseline: list[Load] = field(default_factory=list)  # genmock@baseline, with --baseline-src
+    # per server ("bare", "genmock", genmock@baseline, Prism), in loading order: one load per round
+    loads: dict[str, list[Load]] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)  # per server: its answer before the loads (Prism)
+    failures: dict[str, str] = field(default_factory=dict)  # per optional server (Prism): why it has no numbers
+    rss_after_kib: dict[str, int] = field(default_factory=dict)  # per server, once the loads are over
+
+    @property
+    def bare(self) -> list[Load]:
+        return self.loads.get("bare", [])
+
+    @property
+    def genmock(self) -> list[Load]:
+        return self.loads.get("genmock", [])
 
     @property
     def ratio(self) -> float | None:
         """genmock / bare requests/s."""
-        return median_ratio(self.genmock, self.bare)
+        return self.ratio_to("bare")
 
-    @property
-    def baseline_ratio(self) -> float | None:
-        """genmock / genmock@baseline requests/s."""
-        return median_ratio(self.genmock, self.baseline)
+    def ratio_to(self, server: str) -> float | None:
+        """genmock / `server` requests/s."""
+        return median_ratio(self.genmock, self.loads.get(server, []))
 
     def servers(self) -> list[tuple[str, list[Load]]]:
-        return [("bare", self.bare), ("genmock", self.genmock), (BASELINE, self.baseline)]
+        return list(self.loads.items())
+
+    def unexpected(self, server: str) -> int:
+        """Answers of `server` that are not what the route expects (2xx, or 4xx if invalid), and socket errors other
+        than wrk's timeouts (see `timeouts`)."""
+        loads, invalid = self.loads.get(server, []), self.route.expect_errors and server != "bare"
+        wrong = sum(load.ok if invalid else load.non_2xx for load in loads)
+        return wrong + sum(load.socket_errors - load.timeouts for load in loads)
+
+    def timeouts(self, server: str) -> int:
+        return sum(load.timeouts for load in self.loads.get(server, []))
 
 
 @dataclass(frozen=True)
@@ -198,6 +232,16 @@ class Baseline:
 
 
 @dataclass(frozen=True)
+class PrismCli:
+    """Stoplight Prism's CLI as found, or why it cannot run (then the run goes on without it)."""
+
+    path: str | None
+    source: str  # how it was found: --prism, bench/.prism, PATH
+    version: str = ""  # `prism --version` and the node it runs on
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Environment:
     """What both servers run on, probed once per run."""
 
@@ -207,6 +251,9 @@ class Environment:
     genmock_cmd: list[str]
     bare_python_s: list[float]
     import_floor_s: list[float]
+    bare_loop: str  # the class of the loop uvicorn makes for bench/bare.py's Config (loop="auto")
+    uvloop: str  # its version where importable, else ""
+    prism: PrismCli
     baseline: Baseline | None = None
 
 
@@ -216,6 +263,10 @@ class Report:
     args: argparse.Namespace
     env: Environment
     startup: dict[str, list[float]] = field(default_factory=dict)
+    rss_idle_kib: dict[str, list[int]] = field(default_factory=dict)  # right after each start-up's first answer
+    event_loops: dict[str, str] = field(default_factory=dict)  # per genmock: what its credentials file states
+    bare_uvloop_mapped: bool = False  # uvloop's extension module is in the floor's memory map
+    prism_error: str | None = None  # why Prism did not run for this API
     results: list[RouteResult] = field(default_factory=list)
 
     @property
@@ -255,6 +306,34 @@ class Process:
         """User + system CPU time the process has used so far."""
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_kib(self) -> int | None:
+        """Resident memory now (VmRSS, KiB); None once the process is gone."""
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return None
+        return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), None)
+
+    def maps(self, text: str) -> bool:
+        """Whether a file whose path contains `text` is mapped into the process (e.g. an extension module)."""
+        return text in Path(f"/proc/{self.pid}/maps").read_text()
+
+    def listening_port(self) -> int | None:
+        """The IPv4 TCP port the process listens on (from /proc), None while it listens on none."""
+        sockets = set()
+        try:
+            for fd in Path(f"/proc/{self.pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    sockets.add(os.readlink(fd).removeprefix("socket:[").removesuffix("]"))
+            table = Path(f"/proc/{self.pid}/net/tcp").read_text().splitlines()[1:]
+        except OSError:
+            return None  # gone: wait_for tells why
+        for line in table:
+            _, local, _, state, *_, inode = line.split()[:10]
+            if state == "0A" and inode in sockets:  # 0A: LISTEN
+                return int(local.rsplit(":", 1)[1], 16)
+        return None
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -365,6 +444,34 @@ def start_bare(env: Environment, api: Api, tmp: Path, index: int) -> Server:
     return Server(process, *_started(process, lambda: f"http://127.0.0.1:{wait_for('port', process, port)}", api))
 
 
+def start_prism(env: Environment, api: Api, tmp: Path, index: int) -> Server:
+    """`prism mock <the API's spec>` on a free 127.0.0.1 port (found in /proc: Prism is silent)."""
+    log = tmp / f"prism-{api.name}-{index}.log"
+    process = Process(PRISM, [str(env.prism.path), "mock", str(api.spec), "-h", "127.0.0.1", "-p", "0",
+                              *PRISM_FLAGS], log)
+
+    def base_url() -> str:
+        return f"http://127.0.0.1:{wait_for('listening port', process, process.listening_port)}"
+
+    try:
+        return Server(process, *_started(process, base_url, api))
+    except BenchError as error:
+        said = prism_output(log)
+        raise BenchError(str(error).split("\n", 1)[0].rstrip(":") + (f"; Prism said:\n{said}" if said else "")) \
+            from None
+
+
+def prism_output(log: Path) -> str:
+    """What Prism wrote, less its banner and the usage text it repeats after an error."""
+    lines = [line for line in log.read_text(errors="replace").splitlines()
+             if line.strip() and "Starting Prism" not in line]
+    if "prism mock <document>" in lines:
+        start = lines.index("prism mock <document>")
+        end = next((index for index in range(start, len(lines)) if lines[index].lstrip().startswith("--seed")), start)
+        lines = lines[:start] + lines[end + 1:]
+    return "\n".join(lines)
+
+
 class Genmock(Server):
     """`genmock serve --api NAME` on a fresh SQLite file, and its admin API; with `baseline`, the same from that
     checkout's sources (`python -m mockserver.cli` with its directory as cwd and PYTHONPATH)."""
@@ -386,6 +493,7 @@ class Genmock(Server):
 
         super().__init__(process, *_started(process, base_url, api))
         self.admin_headers = {"Authorization": f"Bearer {summary['admin_token']}"}
+        self.event_loop: str | None = summary.get("event_loop")  # the loop it runs, where it says (newer genmock)
 
     def call(self, target: Target, status: int) -> Any:
         return expect(self.base_url, target, status)
@@ -438,19 +546,63 @@ def probe_baseline(python: str, src: Path) -> Baseline:
                     imported=str(imported))
 
 
-def probe_environment(python: str, startup_runs: int, baseline_src: Path | None = None) -> Environment:
-    probe = ("import importlib.util as u, platform, uvicorn; print(platform.python_version()); "
-             "print('uvicorn', uvicorn.__version__, 'http=' + ('httptools' if u.find_spec('httptools') else 'h11'),"
-             " 'loop=' + ('uvloop' if u.find_spec('uvloop') else 'asyncio'))")
-    found = subprocess.run([python, "-c", probe], capture_output=True, text=True, env=server_env())
+def find_prism(given: str | None) -> PrismCli:
+    """`--prism PATH`, else the local install (bench/.prism), else `prism` on PATH; and its version."""
+    if given:
+        candidates = [("--prism", given)]
+    else:
+        candidates = [("bench/.prism", str(LOCAL_PRISM)), ("PATH", shutil.which("prism"))]
+    source, path = next(((source, path) for source, path in candidates if path and os.access(path, os.X_OK)),
+                        (candidates[0][0], None))
+    if path is None:
+        where = f"{given} is not an executable file" if given else \
+            f"neither {LOCAL_PRISM.relative_to(REPO)} nor `prism` on PATH exists"
+        return PrismCli(None, source, error=f"Prism not found ({source}): {where}; install it with `{INSTALL_PRISM}`")
+    try:
+        version = _output([path, "--version"])
+        node = _output(["node", "--version"]) if shutil.which("node") else "unknown"
+    except (OSError, subprocess.SubprocessError) as error:
+        return PrismCli(None, source, error=f"`{path} --version` failed: {error}")
+    return PrismCli(path, source, version=f"{version} on node {node}")
+
+
+def _output(cmd: list[str]) -> str:
+    found = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    if found.returncode != 0:
+        raise subprocess.SubprocessError(f"exit {found.returncode}: {(found.stdout + found.stderr).strip()}")
+    return found.stdout.strip()
+
+
+# The interpreter the servers run on: its uvicorn, and the loop uvicorn makes for bench/bare.py's Config (loop="auto"
+# as bare.py leaves it) there: uvicorn >= 0.36 has loop factories, older ones install an event loop policy.
+ENVIRONMENT_PROBE = """\
+import asyncio, importlib.metadata as m, importlib.util as u, platform, uvicorn
+print(platform.python_version())
+print('uvicorn', uvicorn.__version__, 'http=' + ('httptools' if u.find_spec('httptools') else 'h11'))
+config = uvicorn.Config(None, log_level="warning", access_log=False, lifespan="off")
+if hasattr(config, "get_loop_factory"):
+    loop = (config.get_loop_factory() or asyncio.new_event_loop)()
+else:
+    config.setup_event_loop()
+    loop = asyncio.new_event_loop()
+print(type(loop).__module__ + "." + type(loop).__qualname__)
+print(m.version("uvloop") if u.find_spec("uvloop") else "")
+loop.close()
+"""
+
+
+def probe_environment(python: str, startup_runs: int, baseline_src: Path | None = None,
+                      prism: str | None = None) -> Environment:
+    found = subprocess.run([python, "-c", ENVIRONMENT_PROBE], capture_output=True, text=True, env=server_env())
     if found.returncode != 0:
         raise BenchError(f"{python} cannot run the servers (run this script with the project's .venv/bin/python, "
                          f"or pass --python):\n{found.stderr.strip()}")
-    version, uvicorn_info = found.stdout.splitlines()
+    version, uvicorn_info, bare_loop, uvloop = [*found.stdout.splitlines(), ""][:4]
     return Environment(python=python, python_version=version, uvicorn=uvicorn_info,
                        genmock_cmd=genmock_command(python),
                        bare_python_s=timed_python(python, "pass", startup_runs),
                        import_floor_s=timed_python(python, "import starlette, uvicorn", startup_runs),
+                       bare_loop=bare_loop, uvloop=uvloop, prism=find_prism(prism),
                        baseline=probe_baseline(python, baseline_src) if baseline_src else None)
 
 
@@ -472,6 +624,7 @@ def wrk(server: Server, target: Target, seconds: float, args: argparse.Namespace
     data = json.loads(line.removeprefix("WRKJSON "))
     return Load(requests=data["requests"], seconds=data["duration_us"] / 1e6, non_2xx=data["status"],
                 socket_errors=data["connect"] + data["read"] + data["write"] + data["timeout"],
+                timeouts=data["timeout"],
                 p50_ms=data["p50_us"] / 1000, p90_ms=data["p90_us"] / 1000, p99_ms=data["p99_us"] / 1000,
                 p999_ms=data["p999_us"] / 1000, mean_ms=data["mean_us"] / 1000, server_cpu_s=cpu,
                 wrk_cpu_s=wrk_cpu, other_cpu_s=max(0.0, busy - cpu - wrk_cpu))
@@ -511,42 +664,90 @@ def read_only(genmock: Genmock, target: Target, text: str, test: Callable[[Any],
 
 
 # -- the run -----------------------------------------------------------------------------------------------
+S = TypeVar("S", bound=Server)
+
+
 def run_api(api: Api, args: argparse.Namespace, env: Environment, tmp: Path) -> Report:
     report = Report(api=api, args=args, env=env)
     say = print if not args.quiet else (lambda *_: None)
     routes = [route for route in api.routes if not args.route or any(part in route.name for part in args.route)]
     with contextlib.ExitStack() as running:
-        # start-up, one server at a time; the last floor serves the loads
+        # start-up, one server at a time; the last floor and the last Prism serve the loads
         for server, baseline in [("genmock", None), *([(BASELINE, env.baseline)] if env.baseline else [])]:
-            report.startup[server] = []
-            for index in range(args.startup_runs):
-                genmock = Genmock(env, api, tmp, f"{api.name}-startup-{index}", baseline)
-                genmock.stop()
-                report.startup[server].append(genmock.startup_s)
-        report.startup["bare"] = []
-        for index in range(args.startup_runs):
-            bare = start_bare(env, api, tmp, index)
-            report.startup["bare"].append(bare.startup_s)
-            if index < args.startup_runs - 1:
-                bare.stop()
+            genmock = time_startups(report, server, lambda index, baseline=baseline: Genmock(
+                env, api, tmp, f"{api.name}-startup-{index}", baseline))
+            genmock.stop()
+            report.event_loops[server] = genmock.event_loop or "not stated"
+        bare = time_startups(report, "bare", lambda index: start_bare(env, api, tmp, index))
         running.callback(bare.stop)
+        report.bare_uvloop_mapped = bare.process.maps("uvloop")
         say(f"{api.title}: bare Starlette pid {bare.process.pid}, {bare.base_url}")
+        prism = started_prism(report, tmp, running)
+        say(f"{api.title}: Prism pid {prism.process.pid}, {prism.base_url}" if prism else
+            f"{api.title}: Prism does not run, the report has no Prism comparison: {report.prism_error}")
         for index, route in enumerate(routes):
-            report.results.append(run_route(route, bare, api, args, env, tmp, f"{api.name}-{index}", say))
+            report.results.append(run_route(route, bare, prism, api, args, env, tmp, f"{api.name}-{index}", say))
     return report
+
+
+def time_startups(report: Report, name: str, start: Callable[[int], S]) -> S:
+    """Start the server --startup-runs times, one at a time: start-up times and RSS right after the first answer.
+    The last one is left running."""
+    report.startup[name], report.rss_idle_kib[name] = [], []
+    servers: list[S] = []
+    for index in range(report.args.startup_runs):
+        if servers:
+            servers[-1].stop()
+        servers.append(start(index))
+        report.startup[name].append(servers[-1].startup_s)
+        report.rss_idle_kib[name].append(servers[-1].process.rss_kib() or 0)
+    return servers[-1]
+
+
+def started_prism(report: Report, tmp: Path, running: contextlib.ExitStack) -> Server | None:
+    """Prism timed like the others and left running for the loads; None (and why, in the report) if it cannot run."""
+    report.prism_error = report.env.prism.error
+    if report.prism_error:
+        return None
+    try:
+        prism = time_startups(report, PRISM, lambda index: start_prism(report.env, report.api, tmp, index))
+    except BenchError as error:
+        report.startup.pop(PRISM, None)
+        report.rss_idle_kib.pop(PRISM, None)
+        report.prism_error = f"it did not start on {_shown(report.api.spec)}: {error}"
+        return None
+    running.callback(prism.stop)
+    return prism
+
+
+def no_checks(loads: list[Load], connections: int) -> list[Check]:
+    return []
 
 
 @dataclass
 class Loaded:
-    """A genmock prepared for the route, and every load it took (warm-up included: what the checks count)."""
+    """A server made ready for the route: its name in the report, the request to load it with and the checks for
+    afterwards, and every load it took (warm-up included: what the checks count). An optional server (Prism) that
+    fails has a `failure` and no more loads; it never breaks the run."""
 
-    genmock: Genmock
+    name: str
+    server: Server
     prepared: Prepared
+    optional: bool = False
+    note: str = ""  # for the report: e.g. what Prism answered the route's request before the loads
+    failure: str | None = None
     loads: list[Load] = field(default_factory=list)
 
-    def load(self, seconds: float, args: argparse.Namespace, tmp: Path) -> Load:
-        self.loads.append(wrk(self.genmock, self.prepared.target, seconds, args, tmp))
-        return self.loads[-1]
+    def load(self, seconds: float, args: argparse.Namespace, tmp: Path) -> Load | None:
+        if self.failure is None:
+            try:
+                self.loads.append(wrk(self.server, self.prepared.target, seconds, args, tmp))
+                return self.loads[-1]
+            except BenchError as error:
+                if not self.optional:
+                    raise
+                self.failure = str(error)
+        return None
 
     def verify(self, connections: int) -> list[Check]:
         return self.prepared.verify(self.loads, connections)
@@ -556,53 +757,90 @@ def prepared_genmock(route: Route, env: Environment, api: Api, tmp: Path, label:
                      running: contextlib.ExitStack) -> Loaded:
     genmock = Genmock(env, api, tmp, label, baseline)
     running.callback(genmock.stop)
-    return Loaded(genmock, route.prepare(genmock))
+    return Loaded(BASELINE if baseline else "genmock", genmock, route.prepare(genmock))
 
 
-def run_route(route: Route, bare: Server, api: Api, args: argparse.Namespace, env: Environment, tmp: Path,
-              label: str, say: Callable[..., None]) -> RouteResult:
-    """A fresh genmock (and genmock@baseline) prepared for the route; warm-up, then the rounds; then the checks."""
+def prepared_prism(prism: Server, route: Route, target: Target) -> Loaded:
+    """Prism loaded with genmock's request of the route, and what it answers that request before the loads."""
+    loaded = Loaded(PRISM, prism, Prepared(target, no_checks), optional=True)
+    if prism.process.popen.poll() is not None:
+        loaded.failure = f"Prism no longer runs: it exited ({prism.process.popen.returncode}) during an earlier route"
+        return loaded
+    try:
+        status, body = request(prism.base_url, target)
+    except (OSError, http.client.HTTPException) as error:
+        loaded.failure = f"no answer to the route's request: {error!r}"
+        return loaded
+    # the body too where the status is unexpected, or is one of the 4xx an invalid request may get (which, and why)
+    shown = route.expect_errors or not 200 <= status < 300
+    loaded.note = f"{status} before the loads" + (f" (`{json.dumps(body)[:160]}`)" if shown else "")
+    return loaded
+
+
+DISPLAY = {"bare": "bare Starlette"}  # server names in what the run prints
+
+
+def run_route(route: Route, bare: Server, prism: Server | None, api: Api, args: argparse.Namespace,
+              env: Environment, tmp: Path, label: str, say: Callable[..., None]) -> RouteResult:
+    """A fresh genmock (and genmock@baseline) prepared for the route, the floor and Prism as they run; warm-up, then
+    the rounds, each loading one server after the other; then the checks."""
     result = RouteResult(route)
     with contextlib.ExitStack() as running:
         genmock = prepared_genmock(route, env, api, tmp, label, None, running)
-        say(f"{route.name}: genmock pid {genmock.genmock.process.pid}, {genmock.genmock.base_url}")
-        baseline = prepared_genmock(route, env, api, tmp, label, env.baseline, running) if env.baseline else None
-        if baseline:
-            say(f"  {BASELINE} pid {baseline.genmock.process.pid}, {baseline.genmock.base_url}")
-        order = ", then ".join(["bare Starlette"] * bool(route.bare) + ["genmock"] + [BASELINE] * bool(baseline))
-        if args.warmup:
-            if route.bare:
-                wrk(bare, route.bare, args.warmup, args, tmp)
-            genmock.load(args.warmup, args, tmp)
-            if baseline:
-                baseline.load(args.warmup, args, tmp)
+        say(f"{route.name}: genmock pid {genmock.server.process.pid}, {genmock.server.base_url}")
+        servers = [*([Loaded("bare", bare, Prepared(route.bare, no_checks))] if route.bare else []), genmock]
+        if env.baseline:
+            servers.append(prepared_genmock(route, env, api, tmp, label, env.baseline, running))
+            say(f"  {BASELINE} pid {servers[-1].server.process.pid}, {servers[-1].server.base_url}")
+        if prism:
+            servers.append(prepared_prism(prism, route, genmock.prepared.target))
+        order = ", then ".join(DISPLAY.get(server.name, server.name) for server in servers)
+        for server in servers if args.warmup else []:
+            server.load(args.warmup, args, tmp)
         for round_ in range(1, args.rounds + 1):
             say(f"  round {round_}/{args.rounds}: {order}")
-            if route.bare:
-                result.bare.append(wrk(bare, route.bare, args.duration, args, tmp))
-            result.genmock.append(genmock.load(args.duration, args, tmp))
-            if baseline:
-                result.baseline.append(baseline.load(args.duration, args, tmp))
-        result.checks = [*status_checks(result), *genmock.verify(args.connections)]
-        if baseline:
-            result.checks += [replace(check, text=f"{BASELINE}: {check.text}")
-                              for check in baseline.verify(args.connections)]
+            for server in servers:
+                load = server.load(args.duration, args, tmp)
+                if load:
+                    result.loads.setdefault(server.name, []).append(load)
+        for server in servers:
+            keep(result, server, say)
+        result.checks = status_checks(result)
+        for server in servers:
+            prefix = "" if server.name == "genmock" else f"{server.name}: "
+            result.checks += [replace(check, text=prefix + check.text) for check in server.verify(args.connections)]
     return result
+
+
+def keep(result: RouteResult, loaded: Loaded, say: Callable[..., None]) -> None:
+    """What the route's result keeps of a server besides its loads: its RSS now, its note, its failure."""
+    rss = loaded.server.process.rss_kib()
+    if rss:
+        result.rss_after_kib[loaded.name] = rss
+    if loaded.note:
+        result.notes[loaded.name] = loaded.note
+    if loaded.failure:
+        say(f"  {loaded.name} failed on this route (no numbers for it): {loaded.failure}")
+        result.failures[loaded.name] = loaded.failure
+        result.loads.pop(loaded.name, None)
 
 
 def status_checks(result: RouteResult) -> list[Check]:
     checks = []
     for server, loads in result.servers():
-        if not loads:
-            continue
         requests, non_2xx = sum(load.requests for load in loads), sum(load.non_2xx for load in loads)
         errors = sum(load.socket_errors for load in loads)
         if server != "bare" and result.route.expect_errors:
-            checks.append(Check(f"{server} answered every invalid request 4xx ({non_2xx:,} of {requests:,}, socket "
-                                f"errors: {errors})", non_2xx == requests and errors == 0))
+            text = f"answered every invalid request 4xx ({non_2xx:,} of {requests:,}, socket errors: {errors})"
         else:
-            checks.append(Check(f"{server} answered only 2xx ({requests:,} requests; non-2xx: {non_2xx}, socket "
-                                f"errors: {errors})", non_2xx == 0 and errors == 0))
+            text = f"answered only 2xx ({requests:,} requests; non-2xx: {non_2xx}, socket errors: {errors})"
+        if server == PRISM:  # compared with, not checked: what it answers is information, flagged in the report
+            text += f"; {result.timeouts(server)} of the socket errors are wrk's timeouts" if errors else ""
+            checks.append(Check(f"{server} {text}" if result.unexpected(server) == 0 else f"{server} did not answer as "
+                                f"the route expects, so its numbers are not like for like ({text.split('(', 1)[1]}",
+                                None))
+        else:
+            checks.append(Check(f"{server} {text}", result.unexpected(server) == 0 and result.timeouts(server) == 0))
     return checks
 
 
@@ -616,19 +854,22 @@ def summarize(report: Report) -> str:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     rounds = f"median of {args.rounds} rounds" if args.rounds > 1 else "one round"
     startup = statistics.median(report.startup["genmock"])
+    order = ["bare Starlette", "genmock", *[BASELINE] * bool(env.baseline), *[PRISM] * (not report.prism_error)]
     lines = [
-        f"# {api.title}: genmock vs bare Starlette",
+        f"# {api.title}: genmock vs bare Starlette" + ("" if report.prism_error else " and Stoplight Prism"),
         "",
         f"- date: {now}",
         f"- machine: {os.cpu_count()} CPUs ({_cpu_model()}), Linux {platform.release()}, Python {env.python_version}",
-        f"- servers: one uvicorn worker each, {env.uvicorn}, log_level=warning, no access log; the floor is "
+        f"- Python servers: one uvicorn worker each, {env.uvicorn}, log_level=warning, no access log; the floor is "
         "`bench/bare.py`",
+        _loops_header(report),
         f"- genmock: `{_command(env.genmock_cmd)} serve --api {api.name} --db <tmp>.sqlite3 --port 0` (SQLite file "
         "in WAL mode), started afresh for each route",
         *_baseline_header(env, api),
+        _prism_header(report),
         f"- load: `wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency` per server and round, "
-        f"after a {args.warmup:g} s warm-up of each; {args.rounds} round(s) per route, each loading bare Starlette "
-        f"then genmock{f' then {BASELINE}' if env.baseline else ''}, never two at once",
+        f"after a {args.warmup:g} s warm-up of each; {args.rounds} round(s) per route, each loading "
+        f"{' then '.join(order)}, never two at once",
         "",
         f"## Routes ({rounds})",
         "",
@@ -649,7 +890,10 @@ def summarize(report: Report) -> str:
         "",
         "Server CPU is the user + system time of the server process over a load, divided by its requests: the "
         "steadiest number. The ratio is the median of the per-round ratios.",
-        *_baseline_section(report, rounds),
+        *(_versus_section(report, BASELINE, f"{BASELINE} ({env.baseline.commit}; {rounds})",
+                          f"each round loads {BASELINE} right after genmock, on the same route state prepared the "
+                          "same way") if env.baseline else []),
+        *_prism_section(report, rounds),
         "",
         "## Every load",
         "",
@@ -678,8 +922,10 @@ def summarize(report: Report) -> str:
         f"bare Starlette {statistics.median(report.startup['bare']):.3f} s ({_list(report.startup['bare'])}); "
         f"floor `python -c \"import starlette, uvicorn\"` {statistics.median(env.import_floor_s):.3f} s "
         f"({_list(env.import_floor_s)}), `python -c pass` {statistics.median(env.bare_python_s):.3f} s."
-        + (f" {BASELINE}: {statistics.median(report.startup[BASELINE]):.3f} s ({_list(report.startup[BASELINE])})."
-           if BASELINE in report.startup else ""),
+        + "".join(f" {server}: {statistics.median(report.startup[server]):.3f} s ({_list(report.startup[server])})."
+                  for server in (BASELINE, PRISM) if server in report.startup)
+        + (f" Prism: not run ({_prism_failure(report)})." if report.prism_error else ""),
+        *_memory_section(report),
         "",
         "## Targets (information, not a test)",
         "",
@@ -711,26 +957,109 @@ def _baseline_header(env: Environment, api: Api) -> list[str]:
             f"`{env.baseline.imported}`), started afresh for each route and prepared alike through its admin API"]
 
 
-def _baseline_section(report: Report, rounds: str) -> list[str]:
-    """genmock against genmock@baseline, route by route: what the change between the two commits costs."""
-    if not report.env.baseline:
-        return []
+def _loops_header(report: Report) -> str:
+    """The event loop each Python server ran: as genmock states it, as uvicorn makes it for the floor."""
+    env, loops = report.env, report.event_loops
+    genmocks = ", ".join(f"{server} **{loops[server]}**" for server in ("genmock", BASELINE) if server in loops)
+    bare = "uvloop" if env.bare_loop.startswith("uvloop.") else "asyncio"
+    unstated = "; \"not stated\": no such key" if "not stated" in loops.values() else ""
+    return (f"- event loops, as run: {genmocks} (each genmock's as the `event_loop` key of its credentials file gives "
+            f"it{unstated}); bare Starlette **{bare}**: `bench/bare.py` leaves uvicorn's `loop=\"auto\"`, which with "
+            f"this interpreter makes a `{env.bare_loop}` "
+            + (f"(uvloop {env.uvloop} is importable)" if env.uvloop else "(uvloop is not importable)")
+            + f", and uvloop's extension module {'is' if report.bare_uvloop_mapped else 'is not'} mapped in the "
+            "floor's process")
+
+
+def _prism_header(report: Report) -> str:
+    prism, api = report.env.prism, report.api
+    if report.prism_error:
+        return f"- Prism: **not run**: {_prism_failure(report)} (see \"genmock vs Prism\")"
+    return (f"- Prism: Stoplight Prism {prism.version} (`{prism.path}`, found via {prism.source}): `prism mock "
+            f"{_shown(api.spec)} -h 127.0.0.1 -p 0 {' '.join(PRISM_FLAGS)}` (static examples, no CORS "
+            "headers, one node process, no logging), started once for the API and loaded with genmock's request of "
+            "each route")
+
+
+def _prism_failure(report: Report) -> str:
+    """Why Prism did not run, in one line (what Prism said, if anything, is in its section)."""
+    return str(report.prism_error).splitlines()[0].removesuffix("; Prism said:")
+
+
+def _prism_section(report: Report, rounds: str) -> list[str]:
+    if report.prism_error:
+        return ["", "## genmock vs Prism", "", "**Prism did not run for this API**, so there are no Prism numbers "
+                "(the floor comparison above stands):", "", "```", report.prism_error, "```"]
+    lines = _versus_section(report, PRISM, f"Stoplight Prism {report.env.prism.version} ({rounds})",
+                            "each round loads Prism last, with genmock's very request of the route (headers, body, "
+                            "ids). Prism validates the request against the spec and answers the spec's example: no "
+                            "state and no credential lookup, only the security header's presence. \"answers\" gives "
+                            "Prism's status for that request before the loads and whether every answer of its loads "
+                            "was what the route expects (2xx, 4xx for an invalid request): where not, its requests/s "
+                            "are not like for like")
+    failed = [(result.route.name, result.failures[PRISM]) for result in report.results if PRISM in result.failures]
+    for name, failure in failed:
+        lines += ["", f"Prism failed on {name}:", "", "```", failure, "```"]
+    return lines
+
+
+def _versus_section(report: Report, other: str, title: str, how: str) -> list[str]:
+    """genmock against another server loaded in the same rounds, route by route."""
     lines = [
         "",
-        f"## genmock vs {BASELINE} ({report.env.baseline.commit}; {rounds})",
+        f"## genmock vs {title}",
         "",
-        f"| route | {BASELINE} req/s | genmock req/s | genmock / {BASELINE} | p50 ms {BASELINE} / genmock "
-        f"| p99 ms {BASELINE} / genmock | server CPU µs/req {BASELINE} / genmock |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| route | {other} req/s | genmock req/s | genmock / {other} | genmock / bare | p50 ms {other} / genmock "
+        f"| p99 ms {other} / genmock | server CPU µs/req {other} / genmock | {other}'s answers |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for result in report.results:
-        loads = result.baseline, result.genmock
-        lines.append(f"| {result.route.name} | {median(result.baseline, 'rps'):,.0f} "
-                     f"| {median(result.genmock, 'rps'):,.0f} | {_ratio(result.baseline_ratio)} "
-                     f"| {_pair(*loads, 'p50_ms', '.2f')} | {_pair(*loads, 'p99_ms', '.2f')} "
-                     f"| {_pair(*loads, 'cpu_us_per_request', ',.0f')} |")
-    return [*lines, "", f"The ratio is the median of the per-round ratios; each round loads {BASELINE} right after "
-                        "genmock, on the same route state prepared the same way."]
+        loads = result.loads.get(other, []), result.genmock
+        mismatch = result.unexpected(other) > 0
+        lines.append(f"| {result.route.name} | {_median_or_dash(loads[0], 'rps', ',.0f')} "
+                     f"| {median(result.genmock, 'rps'):,.0f} "
+                     f"| {_ratio(result.ratio_to(other))}{' (not like for like)' if mismatch else ''} "
+                     f"| {_ratio(result.ratio)} | {_pair(*loads, 'p50_ms', '.2f')} | {_pair(*loads, 'p99_ms', '.2f')} "
+                     f"| {_pair(*loads, 'cpu_us_per_request', ',.0f')} | {_answers(result, other)} |")
+    return [*lines, "", f"The ratio is the median of the per-round ratios; {how}."]
+
+
+def _answers(result: RouteResult, server: str) -> str:
+    """What `server` answered on the route: its answer before the loads (if noted), and how many were unexpected."""
+    if server in result.failures:
+        return f"**failed**: {result.failures[server].splitlines()[0].rstrip(':')} (below)"
+    requests, unexpected = sum(load.requests for load in result.loads[server]), result.unexpected(server)
+    expected = "4xx" if result.route.expect_errors else "2xx"
+    counted = (f"all {requests:,} {expected}" if not unexpected else
+               f"**{unexpected:,} of {requests:,} not {expected} (or socket errors)**")
+    timeouts = result.timeouts(server)
+    slow = f"{timeouts:,} wrk timeout{'s' * (timeouts > 1)} (no answer within 2 s)" if timeouts else ""
+    return "; ".join(filter(None, [result.notes.get(server), counted, slow])).replace("|", "\\|")
+
+
+def _memory_section(report: Report) -> list[str]:
+    """Resident memory (VmRSS): after start-up, and after each route's loads."""
+    servers = [server for server in ("genmock", BASELINE, PRISM, "bare") if server in report.rss_idle_kib]
+    idle = ", ".join(f"{DISPLAY.get(server, server)} {_mib(statistics.median(report.rss_idle_kib[server]))}"
+                     for server in servers)
+    lines = ["", f"Resident memory right after the first answer (VmRSS, median of the start-ups): {idle}.", "",
+             "| route | " + " | ".join(f"{DISPLAY.get(server, server)} RSS after the loads" for server in servers)
+             + " |", "| --- |" + " ---: |" * len(servers)]
+    for result in report.results:
+        lines.append(f"| {result.route.name} | " + " | ".join(
+            _mib(result.rss_after_kib[server]) if server in result.rss_after_kib else "–" for server in servers) + " |")
+    shared = " and ".join(["the floor", *[PRISM] * (PRISM in servers)])
+    return [*lines, "", f"Each route has its own genmock{f' (and {BASELINE})' if BASELINE in servers else ''}; "
+                        f"{shared} serve every route of the API, so theirs is after the loads of this route and those "
+                        "before it."]
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(REPO) if path.is_relative_to(REPO) else path
+
+
+def _mib(kib: float) -> str:
+    return f"{kib / 1024:.1f} MiB"
 
 
 def _pair(first: list[Load], second: list[Load], attribute: str, form: str) -> str:
@@ -746,8 +1075,8 @@ def _ratio(ratio: float | None) -> str:
 
 
 def _noise_warning(report: Report) -> list[str]:
-    noisy = sorted({result.route.name for result in report.results for load in result.bare + result.genmock
-                    + result.baseline if load.cores(load.other_cpu_s) > NOISE_CORES})
+    noisy = sorted({result.route.name for result in report.results for loads in result.loads.values()
+                    for load in loads if load.cores(load.other_cpu_s) > NOISE_CORES})
     if not noisy:
         return []
     return ["", f"**Warning: other processes used more than {NOISE_CORES:g} core during loads of "

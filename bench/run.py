@@ -1,4 +1,4 @@
-"""Load genmock's routes and a bare Starlette floor of the same shapes with wrk, in one run; report the ratios.
+"""Load genmock's routes, a bare Starlette floor of the same shapes and Prism with wrk, in one run; report the ratios.
 
     python bench/run.py --api lucydream|lovlychat|aliveai|all [--rounds 2] [--duration 10] [--route TEXT] ...
 
@@ -8,7 +8,10 @@ full request validation and real state; the floor (`bench/bare.py`) parses the r
 the same shape, with no validation and no state. Afterwards the bench checks that the loads measured what
 they claim (only 2xx, one ledger debit per paid answer, state as prepared). With `--baseline-src DIR` (a
 checkout of another commit), each route also gets a genmock run from DIR's sources, loaded right after genmock in
-each round: the report gives genmock / genmock@baseline too.
+each round: the report gives genmock / genmock@baseline too. Where Stoplight Prism 5 is found (`--prism PATH`, else
+`bench/.prism/node_modules/.bin/prism`, else `prism` on PATH), `prism mock` serves the same spec as genmock, loaded
+last in each round with genmock's request: the report gives genmock / Prism. Without Prism, or when it fails, the
+report says why and the run goes on.
 
 Writes `bench/results/<api>.md` per API. Exits 0 whether or not the targets are met, 1 when the run itself
 broke (a server did not start, answered errors, or a check failed), 2 when wrk is missing.
@@ -25,7 +28,7 @@ from pathlib import Path
 import aliveai
 import lovlychat
 import lucydream
-from harness import BENCH_DIR, BenchError, probe_environment, run_api, summarize
+from harness import BENCH_DIR, INSTALL_PRISM, BenchError, probe_environment, run_api, summarize
 
 APIS = {api.name: api for api in (lucydream.API, lovlychat.API, aliveai.API)}
 INSTALL_WRK = "apt-get update && apt-get install -y wrk"
@@ -42,12 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1,
                         help="seconds of warm-up load per server and route (default 1)")
     parser.add_argument("--rounds", type=int, default=1,
-                        help="alternate bare / genmock loads this many times per route; report medians (default 1)")
+                        help="load every server (bare, genmock, ..., Prism) in turn this many times per route; report "
+                             "medians (default 1)")
     parser.add_argument("--startup-runs", type=int, default=3,
                         help="start-up measurements per server and API (default 3)")
     parser.add_argument("--baseline-src", type=Path, metavar="DIR",
                         help="also load, per route and round right after genmock, a genmock run from the sources of "
                              "this checkout of another commit (e.g. `git worktree add /tmp/genmock-base COMMIT`)")
+    parser.add_argument("--prism", metavar="PATH",
+                        help="Stoplight Prism 5's CLI (default: bench/.prism/node_modules/.bin/prism, else `prism` on "
+                             f"PATH; install: {INSTALL_PRISM})")
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter that runs both servers (default: this one), e.g. another venv's")
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results",
@@ -63,12 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     broken = []
     with tempfile.TemporaryDirectory(prefix="genmock-bench-") as tmp:
         try:
-            env = probe_environment(args.python, args.startup_runs, args.baseline_src)
+            env = probe_environment(args.python, args.startup_runs, args.baseline_src, args.prism)
             if not args.quiet:
                 print(f"python {env.python_version}, {env.uvicorn}; {args.rounds} round(s) of wrk -t{args.threads} "
                       f"-c{args.connections} -d{args.duration:g}s per server and route after {args.warmup:g} s warm-up")
                 if env.baseline:
                     print(f"genmock@baseline: {env.baseline.commit}, imports {env.baseline.imported}")
+                print(f"Prism {env.prism.version}: {env.prism.path}" if env.prism.path else
+                      f"no Prism comparison: {env.prism.error}")
             for api in APIS.values() if args.api == "all" else [APIS[args.api]]:
                 report = run_api(api, args, env, Path(tmp))
                 text = summarize(report)
