@@ -1,6 +1,6 @@
 """AliveAI's prompt channel under fan-out: many subscribers on prompts that progress on the clock.
 
-    python bench/websockets.py [--subscribers 1000] [--prompts 50] [--steps 10]
+    python bench/fanout.py [--subscribers 1000] [--prompts 50] [--steps 10]
 
 One `genmock serve --api aliveai` on a virtual clock and a fresh SQLite file; `--prompts` prompts run at once
 (as many GPU slots), each taking `--steps` seconds; `--subscribers` websocket connections spread over them.
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import uvloop
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROMPT = {"name": "Bench", "appearance": "a lighthouse on a cliff at dusk", "detailLevel": "MEDIUM"}
@@ -82,6 +83,8 @@ async def run(args: argparse.Namespace, base_url: str, admin_token: str, key: st
         connect_seconds = time.monotonic() - started
         connected = rss_kib(pid)
         lags: list[float] = []
+        steps: list[list[float]] = []
+        client_cpu = time.process_time()
         for step in range(1, args.steps + 1):
             owed = [len(subscriber.frames) + 1 for subscriber in subscribers]
             moved = time.monotonic()
@@ -92,10 +95,12 @@ async def run(args: argparse.Namespace, base_url: str, admin_token: str, key: st
                     late = sum(len(s.frames) < n for s, n in zip(subscribers, owed, strict=True))
                     raise RuntimeError(f"step {step}: {late} subscribers got no frame")
                 await asyncio.sleep(0.02)  # (arrival times are taken as frames come, not when this looks)
-            lags += [subscriber.arrivals[n - 1] - moved for subscriber, n in zip(subscribers, owed, strict=True)]
+            steps.append([subscriber.arrivals[n - 1] - moved for subscriber, n in zip(subscribers, owed, strict=True)])
+            lags += steps[-1]
         await asyncio.wait_for(asyncio.gather(*tasks), STEP_TIMEOUT)
-    return {"subscribers": subscribers, "lags": lags, "idle_kib": idle, "connected_kib": connected,
-            "connect_seconds": connect_seconds}
+        client_cpu = time.process_time() - client_cpu
+    return {"subscribers": subscribers, "lags": lags, "steps": steps, "idle_kib": idle, "connected_kib": connected,
+            "connect_seconds": connect_seconds, "client_cpu": client_cpu}
 
 
 def checks(subscribers: list[Subscriber]) -> list[tuple[str, bool]]:
@@ -124,7 +129,7 @@ def report(args: argparse.Namespace, result: dict, found: list[tuple[str, bool]]
     frames = sum(len(s.frames) for s in result["subscribers"])
     lines = [
         "# AliveAI websocket fan-out", "",
-        f"`python bench/websockets.py --subscribers {args.subscribers} --prompts {args.prompts} --steps "
+        f"`python bench/fanout.py --subscribers {args.subscribers} --prompts {args.prompts} --steps "
         f"{args.steps}`: {args.subscribers} subscribers on {args.prompts} prompts, {args.steps} clock steps, "
         f"{frames:,} frames. Python {sys.version.split()[0]}, one genmock process.", "",
         "| measure | value |", "|---|---|",
@@ -167,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.3)
             served = json.loads(credentials.read_text())
             api = served["apis"]["aliveai"]
-            result = asyncio.run(run(args, api["base_url"], served["admin_token"], api["credentials"][0], server.pid))
+            result = uvloop.run(run(args, api["base_url"], served["admin_token"], api["credentials"][0], server.pid))
         finally:
             server.terminate()
             server.wait(10)
@@ -175,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     text = report(args, result, found)
     print(text)
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    (args.results_dir / "websockets.md").write_text(text)
+    (args.results_dir / "fanout.md").write_text(text)
     return 0 if all(passed for _, passed in found) else 1
 
 
