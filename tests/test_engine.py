@@ -248,3 +248,21 @@ def test_a_submitted_job_is_answered_as_it_was_stored(engine: Engine) -> None:
     answered = engine.jobs.submit("test", tid, "second", "image", {"outputs": [], "n": 1.5}, duration=3, cost=2)
     assert answered == engine.jobs.get("test", tid, "second")
     assert (answered.duration, type(answered.duration), answered.queue_position) == (3.0, float, 1)
+
+
+@pytest.mark.parametrize("database", [":memory:", "file"])
+def test_a_block_that_fails_undoes_every_kind_of_write_and_a_reading_block_writes_nothing(tmp_path,
+                                                                                         database: str) -> None:
+    store = Engine.open(str(tmp_path / "s.sqlite3") if database == "file" else ":memory:").store
+    store.commit()
+    with pytest.raises(RuntimeError), store.transaction():
+        with store.transaction():
+            store.get_setting("read first")  # a block that begins with reads
+        store.next_counter("counter")
+        store.set_setting("key", 1)
+        raise RuntimeError
+    assert store.next_counter("counter") == 1 and store.get_setting("key") is None
+    store.commit()
+    with store.transaction():
+        store.get_setting("key")
+    assert not store.pending  # nothing to commit after a block that only read

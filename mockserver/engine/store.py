@@ -131,6 +131,7 @@ class Store:
             self._db.execute("PRAGMA synchronous=OFF")
         self._db.executescript(SCHEMA)
         self._depth = 0
+        self._savepoints = 0  # how many of the open blocks have their savepoint yet (see _before_write)
         self._owner: object = None  # the asyncio task (or thread) inside the outermost transaction
         self._changes_at: list[int] = []  # per open savepoint: total_changes when it began
         self._open = False  # whether the long transaction holding completed transactions is open
@@ -207,9 +208,6 @@ class Store:
         owner = _current_owner()
         if self._depth == 0:
             self._owner = owner
-            if not self._open:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._open = True
         elif owner is not self._owner:
             # the lock is re-entrant per thread: a second asyncio task of the same thread would silently
             # join a transaction another task left open across an `await`
@@ -217,14 +215,27 @@ class Store:
             raise RuntimeError("a transaction was left open across an await")
         self._depth += 1
         self._changes_at.append(self._db.total_changes)
-        self._db.execute(f"SAVEPOINT s{self._depth}")
+
+    def _before_write(self) -> None:
+        """Savepoints are made lazily, at the first write inside them: a block that only reads (most
+        requests) costs no statement of its own. Every open block gets its savepoint before the write."""
+        if self._savepoints == self._depth:
+            return
+        if not self._open:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._open = True
+        while self._savepoints < self._depth:
+            self._savepoints += 1
+            self._db.execute(f"SAVEPOINT s{self._savepoints}")
 
     def _end(self, failed: bool) -> None:
         try:
             changed = self._db.total_changes != self._changes_at.pop()
-            if failed and changed:
-                self._db.execute(f"ROLLBACK TO s{self._depth}")
-            self._db.execute(f"RELEASE s{self._depth}")
+            if self._savepoints == self._depth:  # (else nothing was written in this block)
+                if failed and changed:
+                    self._db.execute(f"ROLLBACK TO s{self._depth}")
+                self._db.execute(f"RELEASE s{self._depth}")
+                self._savepoints -= 1
             self._depth -= 1
             if self._depth == 0:
                 self._owner = None
@@ -243,7 +254,9 @@ class Store:
             return [dict(row) for row in self._db.execute(sql, args).fetchall()]
 
     def _run(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        """A statement that writes."""
         with self._lock:
+            self._before_write()
             return self._db.execute(sql, args)
 
     # -- settings and counters ------------------------------------------------------------------
@@ -260,12 +273,12 @@ class Store:
 
     def next_counter(self, name: str, step: int = 1) -> int:
         """Advance a named counter by `step` and return its new value (the first call returns `step`)."""
-        row = self._one(
-            "INSERT INTO counters (name, value) VALUES (?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value RETURNING value",
-            (name, step),
-        )
-        assert row is not None
+        with self._lock:
+            row = self._run(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value RETURNING value",
+                (name, step),
+            ).fetchone()
         return int(row["value"])
 
     # -- tenants and credentials ----------------------------------------------------------------
