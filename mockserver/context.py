@@ -16,6 +16,8 @@ class ApiContext:
         self.dialect = dialect
         self.public_url = public_url  # where clients reach this origin, when not at the address served
         self._config: dict[str, Any] | None = None
+        self._changed_at: float | None = None
+        engine.store.on_forget(self._forget_config)  # a rolled-back change of the config must not linger here
         self._apply_config()
 
     def config(self) -> dict[str, Any]:
@@ -29,7 +31,9 @@ class ApiContext:
         self._apply_config()
 
     def config_changed_at(self) -> float:
-        return self.engine.config_changed_at(self.dialect.name)
+        if self._changed_at is None:
+            self._changed_at = self.engine.config_changed_at(self.dialect.name)
+        return self._changed_at
 
     def reset(self) -> None:
         self.engine.reset(self.dialect.name)
@@ -37,8 +41,11 @@ class ApiContext:
 
     def _apply_config(self) -> None:
         """Read the tunables afresh and put the slot count into effect."""
-        self._config = None
+        self._forget_config()
         self.engine.jobs.set_slots(self.dialect.name, self.config()["slots"])
+
+    def _forget_config(self) -> None:
+        self._config = self._changed_at = None
 
     def authenticate(self, secret: str, scheme: str | None = None) -> Tenant | None:
         """The tenant a credential names (`scheme`: the security scheme it came in, None: any)."""

@@ -266,3 +266,17 @@ def test_a_block_that_fails_undoes_every_kind_of_write_and_a_reading_block_write
     with store.transaction():
         store.get_setting("key")
     assert not store.pending  # nothing to commit after a block that only read
+
+
+def test_a_rolled_back_change_of_the_config_is_forgotten_with_its_date() -> None:
+    from mockserver import dialects
+    from mockserver.context import ApiContext
+
+    context = ApiContext(Engine.open(":memory:", clock=Clock("virtual")), dialects.load("lovlychat"))
+    prices, changed_at = context.config()["prices"], context.config_changed_at()
+    with pytest.raises(RuntimeError), context.engine.store.transaction():
+        context.engine.clock.advance(60)
+        context.update_config({"prices": {"image.standard": 1}})
+        assert context.config()["prices"]["image.standard"] == 1 and context.config_changed_at() > changed_at
+        raise RuntimeError
+    assert (context.config()["prices"], context.config_changed_at()) == (prices, changed_at)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 
 VIRTUAL_EPOCH = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 
@@ -39,6 +40,7 @@ class Clock:
         return self._virtual_now
 
 
+@lru_cache(maxsize=4096)  # the same moments are shown again and again (a job polled, a price list's date)
 def iso(timestamp: float) -> str:
     """RFC 3339 in UTC with millisecond precision, e.g. 2026-01-01T00:00:00.000Z."""
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
