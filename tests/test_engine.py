@@ -280,3 +280,20 @@ def test_a_rolled_back_change_of_the_config_is_forgotten_with_its_date() -> None
         assert context.config()["prices"]["image.standard"] == 1 and context.config_changed_at() > changed_at
         raise RuntimeError
     assert (context.config()["prices"], context.config_changed_at()) == (prices, changed_at)
+
+
+def test_remembered_assets_go_with_their_job_and_stay_with_their_tenant(engine: Engine) -> None:
+    owner, other = tenant(engine, 1_000), tenant(engine, 1_000)
+    output = {"media_type": PNG, "width": 8, "height": 8}
+    for job_id in ("kept", "deleted"):
+        engine.jobs.submit("test", owner, job_id, "image", {"outputs": [output, output]}, duration=0, cost=0)
+    engine.jobs.settle("test")
+    made = engine.assets.of_job(owner, "deleted")
+    assert len(made) == 2 and engine.assets.of_job(owner, "deleted") == made  # the second answer is remembered
+    assert engine.assets.of_job(other, "deleted") == []
+    engine.jobs.delete("test", "deleted")
+    assert engine.assets.of_job(owner, "deleted") == []
+    newest = engine.assets.newest(owner, 10)
+    assert [asset.job_id for asset in newest] == ["kept", "kept"] and engine.assets.newest(owner, 10) == newest
+    engine.assets.delete(newest[0].id)
+    assert engine.assets.of_job(owner, "kept") == newest[1:] and engine.assets.newest(owner, 10) == newest[1:]

@@ -48,7 +48,7 @@ class Engine:
         clock = clock or Clock()
         ids = IdFactory(store, seed)
         ledger = Ledger(store, clock, cache_size)
-        assets = Assets(store, clock, ids)
+        assets = Assets(store, clock, ids, cache_size)
         events = Events()
         jobs = Jobs(store, clock, ledger, assets, events, slots={}, cache_size=cache_size)
         return cls(store=store, clock=clock, ids=ids, ledger=ledger, jobs=jobs, assets=assets,

@@ -9,6 +9,7 @@ from typing import Any
 from mockserver.engine import media
 from mockserver.engine.clock import Clock
 from mockserver.engine.ids import IdFactory
+from mockserver.engine.lru import DEFAULT_CACHE_SIZE, LRU
 from mockserver.engine.store import Store
 
 PNG = "image/png"
@@ -37,10 +38,19 @@ class Asset:
 
 
 class Assets:
-    def __init__(self, store: Store, clock: Clock, ids: IdFactory) -> None:
+    def __init__(self, store: Store, clock: Clock, ids: IdFactory, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
         self._store = store
         self._clock = clock
         self._ids = ids
+        # an asset never changes once made, and its id is never reused: these memos answer only for ids a fresh
+        # query has just listed (a listing) or for a job whose assets exist (they are made all at once)
+        self._by_id: LRU[str, Asset] = LRU(cache_size)
+        self._of_job: LRU[str, list[Asset]] = LRU(cache_size)
+        store.on_forget(self._forget)
+
+    def _forget(self) -> None:
+        self._by_id.clear()
+        self._of_job.clear()
 
     def create(self, api: str, tenant_id: str, media_type: str, width: int, height: int, *,
                job_id: str | None = None, seconds: float | None = None, fps: int | None = None,
@@ -61,7 +71,14 @@ class Assets:
         return self._store.get_blob(asset.id)
 
     def delete(self, asset_id: str) -> None:
+        asset = self.get(asset_id)
         self._store.delete_asset(asset_id)
+        if asset is not None and asset.job_id is not None:
+            self.forget_job(asset.job_id)
+
+    def forget_job(self, job_id: str) -> None:
+        """The job's assets were deleted."""
+        self._of_job.pop(job_id)
 
     def labelled(self, tenant_id: str, key: str) -> list[Asset]:
         """The tenant's assets that carry the label `key`, newest first."""
@@ -74,10 +91,26 @@ class Assets:
     def of_tenant(self, tenant_id: str, job_id: str | None = None) -> list[Asset]:
         return [Asset(**row) for row in self._store.assets_of(tenant_id, job_id)]
 
+    def of_job(self, tenant_id: str, job_id: str) -> list[Asset]:
+        """The assets a job of the tenant produced, oldest first."""
+        assets = self._of_job.get(job_id)
+        if assets is None or (assets and assets[0].tenant_id != tenant_id):
+            assets = self.of_tenant(tenant_id, job_id)
+            if assets:  # none yet may mean not yet
+                self._of_job[job_id] = assets
+        return list(assets)
+
     def newest(self, tenant_id: str, limit: int, before: tuple[float, str] | None = None,
                label: tuple[str, Any] | None = None) -> list[Asset]:
         """Up to `limit` assets, newest first, older than `before` (created_at, id), with `label` if given."""
-        return [Asset(**row) for row in self._store.newest_assets(tenant_id, limit, before, label)]
+        ids = self._store.newest_asset_ids(tenant_id, limit, before, label)
+        missing = [asset_id for asset_id in ids if asset_id not in self._by_id]
+        for row in self._store.assets_by_id(missing) if missing else []:
+            self._by_id[row["id"]] = Asset(**row)
+        found = [self._by_id.get(asset_id) for asset_id in ids]
+        if None in found:  # a page larger than the memo: read it whole
+            return [Asset(**row) for row in self._store.assets_by_id(ids)]
+        return found  # type: ignore[return-value]
 
 
 def render(asset: Asset, thumbnail: bool = False) -> tuple[bytes, str]:

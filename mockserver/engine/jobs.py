@@ -140,6 +140,7 @@ class Jobs:
     def delete(self, api: str, job_id: str) -> None:
         """Forget a finished job and the assets it produced."""
         self._store.delete_job(api, job_id)
+        self._assets.forget_job(job_id)
         self._finished.pop((api, job_id), None)
         self._events.notify()
 

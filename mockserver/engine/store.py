@@ -416,11 +416,11 @@ class Store:
                              (job_id, tenant_id))
         return [_decode(row, "labels") for row in rows]
 
-    def newest_assets(self, tenant_id: str, limit: int, before: tuple[float, str] | None = None,
-                      label: tuple[str, Any] | None = None) -> list[dict[str, Any]]:
-        """A tenant's assets, newest first (created_at, then id, descending), strictly after `before`,
-        only those whose label `label[0]` equals `label[1]`."""
-        sql = "SELECT * FROM assets WHERE tenant_id = ?"
+    def newest_asset_ids(self, tenant_id: str, limit: int, before: tuple[float, str] | None = None,
+                         label: tuple[str, Any] | None = None) -> list[str]:
+        """The ids of a tenant's assets, newest first (created_at, then id, descending), strictly after `before`,
+        only those whose label `label[0]` equals `label[1]` (without a label: read from the index alone)."""
+        sql = "SELECT id FROM assets WHERE tenant_id = ?"
         args: list[Any] = [tenant_id]
         if before is not None:
             sql += " AND (created_at < ? OR (created_at = ? AND id < ?))"
@@ -428,8 +428,15 @@ class Store:
         if label is not None:
             sql += " AND json_extract(labels, ?) = ?"
             args += [f"$.{label[0]}", label[1]]
-        rows = self._all(sql + " ORDER BY created_at DESC, id DESC LIMIT ?", (*args, limit))
-        return [_decode(row, "labels") for row in rows]
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY created_at DESC, id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [row[0] for row in rows]
+
+    def assets_by_id(self, asset_ids: list[str]) -> list[dict[str, Any]]:
+        """The assets of these ids, in this order (missing ones left out)."""
+        rows = self._all(f"SELECT * FROM assets WHERE id IN ({', '.join('?' * len(asset_ids))})", tuple(asset_ids))
+        order = {asset_id: index for index, asset_id in enumerate(asset_ids)}
+        return sorted((_decode(row, "labels") for row in rows), key=lambda row: order[row["id"]])
 
     def assets_labelled(self, tenant_id: str, key: str) -> list[dict[str, Any]]:
         """A tenant's assets that carry the label `key`, newest first."""

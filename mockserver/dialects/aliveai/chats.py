@@ -54,7 +54,7 @@ def settle(engine: Engine, tenant_id: str) -> None:
             continue
         job = engine.jobs.get(API, tenant_id, candidate["job_id"])
         if job is not None and job.status == COMPLETED:
-            medias = engine.assets.of_tenant(tenant_id, job.id)
+            medias = engine.assets.of_job(tenant_id, job.id)
             store.update_chat_candidate(candidate["id"], media_id=medias[0].id if medias else None, pending=0)
         elif job is None or job.status == FAILED:
             _take_back(engine, candidate)

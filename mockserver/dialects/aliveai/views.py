@@ -24,7 +24,7 @@ class Origin(Protocol):
 
 def container(origin: Origin, job: Job) -> dict[str, Any]:
     """The `PromptContainer` of a prompt: its echoed request, and its medias once it is finished."""
-    assets = origin.context.engine.assets.of_tenant(job.tenant_id, job.id) if job.status == COMPLETED else []
+    assets = origin.context.engine.assets.of_job(job.tenant_id, job.id) if job.status == COMPLETED else []
     return {"promptId": job.id, job.params["field"]: job.params["request"], "isFavorite": False,
             "medias": [media_view(origin, asset) for asset in assets]}
 

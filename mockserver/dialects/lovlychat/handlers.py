@@ -103,7 +103,7 @@ async def list_gallery(call: Call) -> Response:
 def job_view(call: Call, job: Job) -> dict[str, Any]:
     params = job.params
     failed = job.status == FAILED
-    assets = call.context.engine.assets.of_tenant(job.tenant_id, job.id) if job.status == COMPLETED else []
+    assets = call.context.engine.assets.of_job(job.tenant_id, job.id) if job.status == COMPLETED else []
     return {
         "id": job.id, "kind": job.kind, "variant": params["variant"], "status": job.status,
         "prompt": params["prompt"], "characterId": params["characterId"],
