@@ -297,3 +297,18 @@ def test_remembered_assets_go_with_their_job_and_stay_with_their_tenant(engine: 
     assert [asset.job_id for asset in newest] == ["kept", "kept"] and engine.assets.newest(owner, 10) == newest
     engine.assets.delete(newest[0].id)
     assert engine.assets.of_job(owner, "kept") == newest[1:] and engine.assets.newest(owner, 10) == newest[1:]
+
+
+def test_a_job_has_its_own_params_even_where_a_deleted_or_undone_job_had_its_seq(engine: Engine) -> None:
+    tid = tenant(engine, 1_000)
+    engine.jobs.submit("test", tid, "deleted", "image", {"n": "deleted"}, duration=0, cost=0)
+    assert engine.jobs.get("test", tid, "deleted").params == {"n": "deleted"}
+    engine.jobs.delete("test", "deleted")
+    engine.jobs.submit("test", tid, "next", "image", {"n": "next"}, duration=0, cost=0)
+    assert [job.params["n"] for job in engine.jobs.of_tenant("test", tid)] == ["next"]
+    with pytest.raises(RuntimeError), engine.store.transaction():
+        engine.jobs.submit("test", tid, "undone", "image", {"n": "undone"}, duration=0, cost=0)
+        engine.jobs.get("test", tid, "undone")
+        raise RuntimeError
+    engine.jobs.submit("test", tid, "last", "image", {"n": "last"}, duration=0, cost=0)
+    assert [job.params["n"] for job in engine.jobs.of_tenant("test", tid)] == ["next", "last"]

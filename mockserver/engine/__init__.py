@@ -39,7 +39,7 @@ class Engine:
         """State in `database` (a SQLite file, or ":memory:"; `fresh`: emptied first); ids reproducible when
         `seed` is given; each memo of the store keeps at most `cache_size` entries. Raises DatabaseInUse while
         another process has the file open."""
-        store = Store(database, fresh=fresh)
+        store = Store(database, fresh=fresh, cache_size=cache_size)
         if seed is None:
             seed = store.get_setting("seed")
             if seed is None:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from mockserver.engine.lru import DEFAULT_CACHE_SIZE, LRU
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -115,7 +117,7 @@ class Store:
     (Commits are not fsynced: only a crash of the OS could lose the latest ones.)
     """
 
-    def __init__(self, path: str = ":memory:", fresh: bool = False) -> None:
+    def __init__(self, path: str = ":memory:", fresh: bool = False, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
         self.path = path
         self._lock = threading.RLock()
         self._lock_file = _claim(path) if path != ":memory:" else None  # before --fresh deletes anything
@@ -136,7 +138,9 @@ class Store:
         self._changes_at: list[int] = []  # per open savepoint: total_changes when it began
         self._open = False  # whether the long transaction holding completed transactions is open
         self._committed_changes = 0  # total_changes at the last COMMIT: more since then = something to write
-        self._forget_listeners: list[Callable[[], None]] = []
+        self._forget_listeners: list[Callable[[], None]] = [self._forget_own]
+        # a job's params never change once stored: decoded once per seq (a rollback or a delete can free a seq)
+        self._job_params: LRU[int, Any] = LRU(cache_size)
         self._transaction = _Transaction(self)
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._commit_scheduled = False
@@ -149,6 +153,18 @@ class Store:
     def _forget(self) -> None:
         for listener in self._forget_listeners:
             listener()
+
+    def _forget_own(self) -> None:
+        self._job_params.clear()
+
+    def _job(self, row: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A job row with its params decoded (shared with every other reader of the job: never mutated)."""
+        if row is not None:
+            params = self._job_params.get(row["seq"])
+            if params is None:
+                params = self._job_params[row["seq"]] = json.loads(row["params"])
+            row["params"] = params
+        return row
 
     def close(self) -> None:
         with self._lock:
@@ -343,7 +359,7 @@ class Store:
         self._run(f"UPDATE jobs SET {columns} WHERE api = ? AND id = ?", (*changes.values(), api, job_id))
 
     def get_job(self, api: str, job_id: str) -> dict[str, Any] | None:
-        return _decode(self._one("SELECT * FROM jobs WHERE api = ? AND id = ?", (api, job_id)), "params")
+        return self._job(self._one("SELECT * FROM jobs WHERE api = ? AND id = ?", (api, job_id)))
 
     def jobs_in_status(self, api: str, status: str, after_seq: int = 0, limit: int = -1) -> list[dict[str, Any]]:
         """Jobs of one status in queue order, from `after_seq` on, at most `limit` (-1: all)."""
@@ -351,7 +367,7 @@ class Store:
             "SELECT * FROM jobs WHERE api = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?",
             (api, status, after_seq, limit),
         )
-        return [_decode(row, "params") for row in rows]
+        return [self._job(row) for row in rows]  # type: ignore[misc]
 
     def latest_active_time(self, api: str) -> float | None:
         """The latest start or creation time of a queued or running job."""
@@ -378,14 +394,14 @@ class Store:
         """A tenant's running and queued jobs, running first, each group in queue order."""
         rows = self._all("SELECT * FROM jobs WHERE tenant_id = ? AND status IN ('running', 'queued')"
                          " ORDER BY status = 'queued', seq", (tenant_id,))
-        return [_decode(row, "params") for row in rows]
+        return [self._job(row) for row in rows]  # type: ignore[misc]
 
     def jobs_of(self, tenant_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         if kind is None:
             rows = self._all("SELECT * FROM jobs WHERE tenant_id = ? ORDER BY seq", (tenant_id,))
         else:
             rows = self._all("SELECT * FROM jobs WHERE tenant_id = ? AND kind = ? ORDER BY seq", (tenant_id, kind))
-        return [_decode(row, "params") for row in rows]
+        return [self._job(row) for row in rows]  # type: ignore[misc]
 
     def delete_job(self, api: str, job_id: str) -> None:
         """Remove a job with the assets it produced."""
@@ -393,7 +409,8 @@ class Store:
             self._run("DELETE FROM blobs WHERE asset_id IN (SELECT id FROM assets WHERE api = ? AND job_id = ?)",
                       (api, job_id))
             self._run("DELETE FROM assets WHERE api = ? AND job_id = ?", (api, job_id))
-            self._run("DELETE FROM jobs WHERE api = ? AND id = ?", (api, job_id))
+            for row in self._run("DELETE FROM jobs WHERE api = ? AND id = ? RETURNING seq", (api, job_id)).fetchall():
+                self._job_params.pop(row[0])
 
     # -- assets ----------------------------------------------------------------------------------
     def insert_asset(self, asset: dict[str, Any]) -> None:
