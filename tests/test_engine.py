@@ -312,3 +312,12 @@ def test_a_job_has_its_own_params_even_where_a_deleted_or_undone_job_had_its_seq
         raise RuntimeError
     engine.jobs.submit("test", tid, "last", "image", {"n": "last"}, duration=0, cost=0)
     assert [job.params["n"] for job in engine.jobs.of_tenant("test", tid)] == ["next", "last"]
+
+
+def test_a_listing_longer_than_the_memo_has_every_jobs_params() -> None:
+    engine = Engine.open(":memory:", clock=Clock("virtual"), cache_size=2)
+    tid = tenant(engine, 1_000)
+    for index in range(5):
+        engine.jobs.submit("test", tid, f"j{index}", "image", {"n": index}, duration=60, cost=0)
+    assert [job.params["n"] for job in engine.jobs.of_tenant("test", tid)] == list(range(5))
+    assert [job.params["n"] for job in engine.jobs.active_of("test", tid)] == list(range(5))

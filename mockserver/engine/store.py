@@ -96,6 +96,11 @@ CREATE INDEX IF NOT EXISTS chat_vision_uses_by_tenant ON chat_vision_uses (tenan
 """
 
 
+# every column of a job but its params (read apart, once per job: see Store._jobs)
+_JOB_COLUMNS = ("seq, id, api, tenant_id, kind, status, cost, duration, fail_with, created_at, started_at,"
+                " finished_at")
+
+
 class DatabaseInUse(Exception):
     """Another process serves this database file: one file, one server."""
 
@@ -165,6 +170,23 @@ class Store:
                 params = self._job_params[row["seq"]] = json.loads(row["params"])
             row["params"] = params
         return row
+
+    def _jobs(self, where: str, args: tuple) -> list[dict[str, Any]]:
+        """Job rows, their params from the memo: a job's (large) params text is read once."""
+        rows = self._all(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where}", args)
+        missing = [row["seq"] for row in rows if row["seq"] not in self._job_params]
+        if missing:
+            for found in self._all(f"SELECT seq, params FROM jobs WHERE seq IN ({', '.join('?' * len(missing))})",
+                                   tuple(missing)):
+                self._job_params[found["seq"]] = json.loads(found["params"])
+        for row in rows:
+            params = self._job_params.get(row["seq"])
+            row["params"] = params if params is not None else self._job_params_of(row["seq"])
+        return rows
+
+    def _job_params_of(self, seq: int) -> Any:  # (a page of jobs larger than the memo)
+        row = self._one("SELECT params FROM jobs WHERE seq = ?", (seq,))
+        return json.loads(row["params"]) if row else None
 
     def close(self) -> None:
         with self._lock:
@@ -363,11 +385,7 @@ class Store:
 
     def jobs_in_status(self, api: str, status: str, after_seq: int = 0, limit: int = -1) -> list[dict[str, Any]]:
         """Jobs of one status in queue order, from `after_seq` on, at most `limit` (-1: all)."""
-        rows = self._all(
-            "SELECT * FROM jobs WHERE api = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (api, status, after_seq, limit),
-        )
-        return [self._job(row) for row in rows]  # type: ignore[misc]
+        return self._jobs("api = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?", (api, status, after_seq, limit))
 
     def latest_active_time(self, api: str) -> float | None:
         """The latest start or creation time of a queued or running job."""
@@ -392,16 +410,13 @@ class Store:
 
     def active_jobs_of(self, tenant_id: str) -> list[dict[str, Any]]:
         """A tenant's running and queued jobs, running first, each group in queue order."""
-        rows = self._all("SELECT * FROM jobs WHERE tenant_id = ? AND status IN ('running', 'queued')"
-                         " ORDER BY status = 'queued', seq", (tenant_id,))
-        return [self._job(row) for row in rows]  # type: ignore[misc]
+        return self._jobs("tenant_id = ? AND status IN ('running', 'queued') ORDER BY status = 'queued', seq",
+                          (tenant_id,))
 
     def jobs_of(self, tenant_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         if kind is None:
-            rows = self._all("SELECT * FROM jobs WHERE tenant_id = ? ORDER BY seq", (tenant_id,))
-        else:
-            rows = self._all("SELECT * FROM jobs WHERE tenant_id = ? AND kind = ? ORDER BY seq", (tenant_id, kind))
-        return [self._job(row) for row in rows]  # type: ignore[misc]
+            return self._jobs("tenant_id = ? ORDER BY seq", (tenant_id,))
+        return self._jobs("tenant_id = ? AND kind = ? ORDER BY seq", (tenant_id, kind))
 
     def delete_job(self, api: str, job_id: str) -> None:
         """Remove a job with the assets it produced."""
