@@ -381,13 +381,12 @@ def _parameters(parameters: tuple[Parameter, ...], location: str, raw: Any,
                 values[parameter.name] = parameter.schema["default"]
             continue
         typed = _coerce(value, parameter.schema)
-        errors = list(parameter.validator.iter_errors(typed))
-        if errors:
-            violations.append(Violation(location, parameter.name, errors[0].kind.name,
-                                        f"{parameter.name}: {_quote_short(errors[0].message, typed)}",
-                                        parameter.schema))
-        else:
+        if parameter.validator.is_valid(typed):
             values[parameter.name] = typed
+            continue
+        error = next(parameter.validator.iter_errors(typed))
+        violations.append(Violation(location, parameter.name, error.kind.name,
+                                    f"{parameter.name}: {_quote_short(error.message, typed)}", parameter.schema))
     return values
 
 

@@ -291,5 +291,6 @@ def path_pattern(template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
+@cache  # on every request's path: a path parameter's name is turned into its group's once
 def group_name(name: str) -> str:
     return re.sub(r"\W", "_", name)
