@@ -41,6 +41,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
 
+    def handle_websocket_upgrade(self) -> None:
+        # a websocket's frames go out as they are sent: one fan-out sends a frame on each of a thousand
+        # connections in one turn, and each would otherwise wait for its own flush at the end of it
+        if isinstance(self.transport, CoalescingTransport):
+            self.transport.flush()
+            self.transport = self.transport.wrapped
+        super().handle_websocket_upgrade()
+
     def data_received(self, data: bytes) -> None:
         if self._in_head:
             if len(self._head_start) < 256:

@@ -35,6 +35,10 @@ class CoalescingTransport:
         for chunk in chunks:
             self.write(chunk)
 
+    @property
+    def wrapped(self) -> asyncio.Transport:
+        return self._transport
+
     def flush(self) -> None:
         if not self._pending:
             return
