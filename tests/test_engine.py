@@ -321,3 +321,16 @@ def test_a_listing_longer_than_the_memo_has_every_jobs_params() -> None:
         engine.jobs.submit("test", tid, f"j{index}", "image", {"n": index}, duration=60, cost=0)
     assert [job.params["n"] for job in engine.jobs.of_tenant("test", tid)] == list(range(5))
     assert [job.params["n"] for job in engine.jobs.active_of("test", tid)] == list(range(5))
+
+
+def test_a_page_of_finished_jobs_is_the_newest_of_the_kinds_asked_for(engine: Engine) -> None:
+    tid, other = tenant(engine, 1_000), tenant(engine, 1_000)
+    for index in range(7):
+        engine.jobs.submit("test", tid, f"j{index}", "video" if index % 3 == 0 else "image", {}, duration=0, cost=0)
+    engine.jobs.submit("test", other, "theirs", "image", {}, duration=0, cost=0)
+    engine.jobs.submit("test", tid, "running", "image", {}, duration=60, cost=0)
+    engine.clock.advance(1)
+    page, total = engine.jobs.finished_page("test", tid, ("image",), 1, 2)
+    assert ([job.id for job in page], total) == (["j4", "j2"], 4)  # images j5, j4, j2, j1; the second and third
+    page, total = engine.jobs.finished_page("test", tid, ("image", "video"), 6, 5)
+    assert ([job.id for job in page], total) == (["j0"], 7)

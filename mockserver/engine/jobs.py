@@ -172,6 +172,13 @@ class Jobs:
         self.settle(api)
         return [self._viewed(row) for row in self._store.jobs_of(tenant_id, kind) if row["api"] == api]
 
+    def finished_page(self, api: str, tenant_id: str, kinds: tuple[str, ...], offset: int,
+                      limit: int) -> tuple[list[Job], int]:
+        """A page of the tenant's completed jobs of these kinds, newest first, and how many there are."""
+        self.settle(api)
+        rows, total = self._store.finished_jobs_page(tenant_id, COMPLETED, kinds, offset, limit)
+        return [self._viewed(row) for row in rows], total
+
     def settle(self, api: str) -> list[Job]:
         """Apply every start, completion and failure due by now; return the jobs that changed."""
         now = self._clock.now()

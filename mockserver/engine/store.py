@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at REAL NOT NULL, started_at REAL, finished_at REAL, UNIQUE (api, id)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (api, status, seq);
-CREATE INDEX IF NOT EXISTS jobs_by_tenant ON jobs (tenant_id, status, seq);
+DROP INDEX IF EXISTS jobs_by_tenant;
+CREATE INDEX IF NOT EXISTS jobs_by_tenant_kind ON jobs (tenant_id, status, seq, kind);
 CREATE TABLE IF NOT EXISTS assets (
     seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, api TEXT NOT NULL,
     tenant_id TEXT NOT NULL REFERENCES tenants(id), job_id TEXT, media_type TEXT NOT NULL,
@@ -412,6 +413,16 @@ class Store:
         """A tenant's running and queued jobs, running first, each group in queue order."""
         return self._jobs("tenant_id = ? AND status IN ('running', 'queued') ORDER BY status = 'queued', seq",
                           (tenant_id,))
+
+    def finished_jobs_page(self, tenant_id: str, status: str, kinds: tuple[str, ...], offset: int,
+                           limit: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of a tenant's jobs of one status and of these kinds, newest first, and how many there are in
+        all (read from the index alone, whatever the tenant holds)."""
+        where = f"tenant_id = ? AND status = ? AND kind IN ({', '.join('?' * len(kinds))})"
+        args = (tenant_id, status, *kinds)
+        total = self._one(f"SELECT COUNT(*) AS n FROM jobs WHERE {where}", args)
+        rows = self._jobs(f"{where} ORDER BY seq DESC LIMIT ? OFFSET ?", (*args, limit, offset))
+        return rows, int(total["n"]) if total else 0
 
     def jobs_of(self, tenant_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         if kind is None:

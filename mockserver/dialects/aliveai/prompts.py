@@ -173,16 +173,19 @@ async def delete_prompt(call: Call) -> Response:
 
 
 async def list_prompts(call: Call) -> Response:
-    types = set(call.query.get("promptType") or FIELD_OF_TYPE)
+    types = tuple(call.query.get("promptType") or FIELD_OF_TYPE)
     query = (call.query.get("query") or "").lower()
-    finished = [job for job in call.context.engine.jobs.of_tenant(API, call.principal.id)
-                if job.status == COMPLETED and job.kind in types and query in _text(job.params["request"])]
-    finished.reverse()  # newest first
     size, page = call.query["pageSize"], call.query["page"]
-    shown = finished[page * size:(page + 1) * size]
+    jobs = call.context.engine.jobs
+    if query:  # a search reads every finished prompt of the user
+        found = [job for job in reversed(jobs.of_tenant(API, call.principal.id))
+                 if job.status == COMPLETED and job.kind in types and query in _text(job.params["request"])]
+        shown, total = found[page * size:(page + 1) * size], len(found)
+    else:
+        shown, total = jobs.finished_page(API, call.principal.id, types, page * size, size)
     return json_response(200, {"prompts": [container(call, job) for job in shown],
-                               "hasNextPage": (page + 1) * size < len(finished),
-                               "totalPageCount": math.ceil(len(finished) / size)})
+                               "hasNextPage": (page + 1) * size < total,
+                               "totalPageCount": math.ceil(total / size)})
 
 
 def _text(request: Any) -> str:
