@@ -334,3 +334,16 @@ def test_a_page_of_finished_jobs_is_the_newest_of_the_kinds_asked_for(engine: En
     assert ([job.id for job in page], total) == (["j4", "j2"], 4)  # images j5, j4, j2, j1; the second and third
     page, total = engine.jobs.finished_page("test", tid, ("image", "video"), 6, 5)
     assert ([job.id for job in page], total) == (["j0"], 7)
+
+
+def test_a_job_that_starts_and_ends_between_two_looks_keeps_both_times(engine: Engine) -> None:
+    tid = tenant(engine, 1_000)
+    engine.jobs.set_slots("test", 1)
+    for job_id in ("first", "second"):
+        engine.jobs.submit("test", tid, job_id, "image", {}, duration=5, cost=0)
+    engine.clock.advance(60)
+    engine.jobs.settle("test")
+    engine.store._forget()  # what is stored, not what is remembered
+    second = engine.jobs.get("test", tid, "second")
+    assert (second.status, second.finished_at - second.started_at) == (COMPLETED, 5)
+    assert second.started_at == engine.jobs.get("test", tid, "first").finished_at

@@ -201,9 +201,12 @@ class Jobs:
                 if start > now:
                     break
                 heapq.heapreplace(free_at, start + job.run_time)
-                self._store.update_job(api, job.id, status=RUNNING, started_at=start)
                 job = replace(job, status=RUNNING, started_at=start)
-                changed.append(self._finish(job) if start + job.run_time <= now else job)
+                if start + job.run_time <= now:  # started and finished since the last look: one write
+                    changed.append(self._finish(job))
+                else:
+                    self._store.update_job(api, job.id, status=RUNNING, started_at=start)
+                    changed.append(job)
                 started += 1
         if api in self._queued_seqs:
             del self._queued_seqs[api][:started]  # jobs start in queue order
@@ -239,6 +242,8 @@ class Jobs:
 
     def _waiting(self, api: str, batch: int = 64) -> Iterator[Job]:
         """Queued jobs in queue order, read a batch at a time (callers rarely need more than the head)."""
+        if self._queued_seqs.get(api) == []:  # known to be empty: no need to look
+            return
         after = 0
         while rows := self._store.jobs_in_status(api, QUEUED, after, batch):
             for row in rows:
@@ -260,10 +265,11 @@ class Jobs:
         return free_at
 
     def _finish(self, job: Job) -> Job:
+        """End a running job (its start written with its end)."""
         end = job.started_at + job.run_time  # type: ignore[operator]
         self._count(job.tenant_id, -1)
         if job.fail_with:
-            self._store.update_job(job.api, job.id, status=FAILED, finished_at=end)
+            self._store.update_job(job.api, job.id, status=FAILED, started_at=job.started_at, finished_at=end)
             if job.cost:
                 self._ledger.refund(job.tenant_id, job.cost, f"refund job {job.id}", at=end)
             return replace(job, status=FAILED, finished_at=end)
@@ -272,7 +278,7 @@ class Jobs:
                                 job_id=job.id, seconds=output.get("seconds"), fps=output.get("fps"),
                                 labels=output.get("labels"), at=end, id_prefix=output.get("id_prefix", ""),
                                 id_length=output.get("id_length", 24))
-        self._store.update_job(job.api, job.id, status=COMPLETED, finished_at=end)
+        self._store.update_job(job.api, job.id, status=COMPLETED, started_at=job.started_at, finished_at=end)
         return replace(job, status=COMPLETED, finished_at=end)
 
     def _viewed(self, row: dict[str, Any]) -> Job:
