@@ -347,3 +347,22 @@ def test_a_job_that_starts_and_ends_between_two_looks_keeps_both_times(engine: E
     second = engine.jobs.get("test", tid, "second")
     assert (second.status, second.finished_at - second.started_at) == (COMPLETED, 5)
     assert second.started_at == engine.jobs.get("test", tid, "first").finished_at
+
+
+def test_the_count_of_finished_jobs_follows_completions_and_deletions(engine: Engine) -> None:
+    tid = tenant(engine, 1_000)
+    engine.jobs.submit("test", tid, "a", "image", {}, duration=0, cost=0)
+    assert engine.jobs.finished_page("test", tid, ("image",), 0, 10)[1] == 1
+    engine.jobs.submit("test", tid, "b", "image", {}, duration=0, cost=0)
+    engine.jobs.submit("test", tid, "c", "video", {}, duration=0, cost=0)
+    assert engine.jobs.finished_page("test", tid, ("image",), 0, 10)[1] == 2
+    engine.jobs.delete("test", "a")
+    assert engine.jobs.finished_page("test", tid, ("image", "video", "image"), 0, 10)[1] == 2
+
+
+def test_an_asset_id_already_taken_is_drawn_again(engine: Engine, monkeypatch) -> None:
+    tid = tenant(engine, 1_000)
+    first = engine.assets.create("test", tid, PNG, 8, 8, id_length=6)
+    draws = iter([(first.id, 1), (first.id, 2), ("fresh1", 3)])
+    monkeypatch.setattr(engine.ids, "token_and_seed", lambda length: next(draws))
+    assert engine.assets.create("test", tid, PNG, 8, 8, id_length=6).id == "fresh1"

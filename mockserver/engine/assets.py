@@ -58,6 +58,8 @@ class Assets:
                id_length: int = 24, content: bytes | None = None) -> Asset:
         """A new asset; with `content` (an upload) its bytes are those, else they are rendered from its seed."""
         token, seed = self._ids.token_and_seed(id_length)
+        while self._store.get_asset(id_prefix + token) is not None:  # short ids (AliveAI's six characters) collide
+            token, seed = self._ids.token_and_seed(id_length)
         asset = Asset(id=id_prefix + token, api=api, tenant_id=tenant_id, job_id=job_id, media_type=media_type,
                       width=width, height=height, seconds=seconds, fps=fps, seed=seed,
                       created_at=self._clock.now() if at is None else at, labels=labels or {})

@@ -69,6 +69,7 @@ class Jobs:
         self._queued_seqs: dict[str, list[int]] = {}  # per API, the queued jobs' seqs in order (when loaded)
         self._latest_now: dict[str, float] = {}  # per API, the clock's time at the last settle
         self._active_counts: LRU[str, int] = LRU(cache_size)  # per tenant looked at: its running and waiting jobs
+        self._completed_counts: LRU[str, dict[str, int]] = LRU(cache_size)  # per tenant looked at: per kind
         store.on_forget(self._forget)
 
     def _forget(self) -> None:
@@ -77,6 +78,7 @@ class Jobs:
         self._finished.clear()
         self._queued_seqs.clear()
         self._active_counts.clear()
+        self._completed_counts.clear()
 
     def slots(self, api: str) -> int:
         return self._slots.get(api, 1)
@@ -139,8 +141,11 @@ class Jobs:
 
     def delete(self, api: str, job_id: str) -> None:
         """Forget a finished job and the assets it produced."""
+        row = self._store.get_job(api, job_id)
         self._store.delete_job(api, job_id)
         self._assets.forget_job(job_id)
+        if row is not None:
+            self._completed_counts.pop(row["tenant_id"])
         self._finished.pop((api, job_id), None)
         self._events.notify()
 
@@ -176,8 +181,11 @@ class Jobs:
                       limit: int) -> tuple[list[Job], int]:
         """A page of the tenant's completed jobs of these kinds, newest first, and how many there are."""
         self.settle(api)
-        rows, total = self._store.finished_jobs_page(tenant_id, COMPLETED, kinds, offset, limit)
-        return [self._viewed(row) for row in rows], total
+        counts = self._completed_counts.get(tenant_id)
+        if counts is None:
+            counts = self._completed_counts[tenant_id] = self._store.count_jobs_by_kind(tenant_id, COMPLETED)
+        rows = self._store.jobs_page(tenant_id, COMPLETED, kinds, offset, limit)
+        return [self._viewed(row) for row in rows], sum(counts.get(kind, 0) for kind in set(kinds))
 
     def settle(self, api: str) -> list[Job]:
         """Apply every start, completion and failure due by now; return the jobs that changed."""
@@ -279,6 +287,9 @@ class Jobs:
                                 labels=output.get("labels"), at=end, id_prefix=output.get("id_prefix", ""),
                                 id_length=output.get("id_length", 24))
         self._store.update_job(job.api, job.id, status=COMPLETED, started_at=job.started_at, finished_at=end)
+        counts = self._completed_counts.get(job.tenant_id)
+        if counts is not None:
+            counts[job.kind] = counts.get(job.kind, 0) + 1
         return replace(job, status=COMPLETED, finished_at=end)
 
     def _viewed(self, row: dict[str, Any]) -> Job:

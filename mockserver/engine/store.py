@@ -137,6 +137,14 @@ class Store:
             # the latest ones), and no checkpoint fsync stalls the event loop.
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=OFF")
+            # Read the file through a memory map (up to 2 GiB; SQLite caps it at its build's maximum, 2 GiB - 64
+            # KiB by default) rather than one pread per page: once the file outgrows the 2 MB page cache (10^5
+            # stored jobs and more), a random job read costs ~7.5 preads (py-spy at 10^6: pread ~20% of the
+            # route). Measured on grown files of bench/growth.py, 4 rounds in alternating order, 10^6 jobs and
+            # prompts per API: random GET /v1/generation/jobs/{id} 304 -> 279 µs of CPU per request (+13% req/s),
+            # random GET /prompts/{promptId} 313 -> 267 µs (+31% req/s); creates and 10^3 files unchanged (±3%).
+            # The mapped pages are the OS page cache, counted in VmRSS as RssFile (up to the cap), not heap.
+            self._db.execute("PRAGMA mmap_size=2147483648")
         self._db.executescript(SCHEMA)
         self._depth = 0
         self._savepoints = 0  # how many of the open blocks have their savepoint yet (see _before_write)
@@ -414,15 +422,17 @@ class Store:
         return self._jobs("tenant_id = ? AND status IN ('running', 'queued') ORDER BY status = 'queued', seq",
                           (tenant_id,))
 
-    def finished_jobs_page(self, tenant_id: str, status: str, kinds: tuple[str, ...], offset: int,
-                           limit: int) -> tuple[list[dict[str, Any]], int]:
-        """A page of a tenant's jobs of one status and of these kinds, newest first, and how many there are in
-        all (read from the index alone, whatever the tenant holds)."""
+    def jobs_page(self, tenant_id: str, status: str, kinds: tuple[str, ...], offset: int,
+                  limit: int) -> list[dict[str, Any]]:
+        """A page of a tenant's jobs of one status and of these kinds, newest first."""
         where = f"tenant_id = ? AND status = ? AND kind IN ({', '.join('?' * len(kinds))})"
-        args = (tenant_id, status, *kinds)
-        total = self._one(f"SELECT COUNT(*) AS n FROM jobs WHERE {where}", args)
-        rows = self._jobs(f"{where} ORDER BY seq DESC LIMIT ? OFFSET ?", (*args, limit, offset))
-        return rows, int(total["n"]) if total else 0
+        return self._jobs(f"{where} ORDER BY seq DESC LIMIT ? OFFSET ?", (tenant_id, status, *kinds, limit, offset))
+
+    def count_jobs_by_kind(self, tenant_id: str, status: str) -> dict[str, int]:
+        """How many jobs of one status the tenant has, per kind (from the index alone)."""
+        rows = self._all("SELECT kind, COUNT(*) AS n FROM jobs WHERE tenant_id = ? AND status = ? GROUP BY kind",
+                         (tenant_id, status))
+        return {row["kind"]: int(row["n"]) for row in rows}
 
     def jobs_of(self, tenant_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         if kind is None:
