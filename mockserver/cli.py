@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -115,6 +116,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.credentials_file:  # before the printout: whoever reads it may go for the file at once
         _write_private(args.credentials_file, json.dumps(summary, indent=2) + "\n")
     _print_summary(summary, args.db)
+    gc.freeze()  # what start-up built (specs, schemas, routes) lives as long as the server: the collector skips it
     try:
         with asyncio.Runner(loop_factory=_loop_factory(loop)) as runner:
             runner.run(_serve_all(served))
