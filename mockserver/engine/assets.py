@@ -58,7 +58,7 @@ class Assets:
                id_length: int = 24, content: bytes | None = None) -> Asset:
         """A new asset; with `content` (an upload) its bytes are those, else they are rendered from its seed."""
         token, seed = self._ids.token_and_seed(id_length)
-        while self._store.get_asset(id_prefix + token) is not None:  # short ids (AliveAI's six characters) collide
+        while self._store.asset_exists(id_prefix + token):  # short ids (AliveAI's six characters) collide
             token, seed = self._ids.token_and_seed(id_length)
         asset = Asset(id=id_prefix + token, api=api, tenant_id=tenant_id, job_id=job_id, media_type=media_type,
                       width=width, height=height, seconds=seconds, fps=fps, seed=seed,
@@ -73,10 +73,9 @@ class Assets:
         return self._store.get_blob(asset.id)
 
     def delete(self, asset_id: str) -> None:
-        asset = self.get(asset_id)
-        self._store.delete_asset(asset_id)
-        if asset is not None and asset.job_id is not None:
-            self.forget_job(asset.job_id)
+        job_id = self._store.delete_asset(asset_id)
+        if job_id is not None:
+            self.forget_job(job_id)
 
     def forget_job(self, job_id: str) -> None:
         """The job's assets were deleted."""

@@ -141,11 +141,10 @@ class Jobs:
 
     def delete(self, api: str, job_id: str) -> None:
         """Forget a finished job and the assets it produced."""
-        row = self._store.get_job(api, job_id)
-        self._store.delete_job(api, job_id)
+        tenant_id = self._store.delete_job(api, job_id)
         self._assets.forget_job(job_id)
-        if row is not None:
-            self._completed_counts.pop(row["tenant_id"])
+        if tenant_id is not None:
+            self._completed_counts.pop(tenant_id)
         self._finished.pop((api, job_id), None)
         self._events.notify()
 

@@ -439,14 +439,18 @@ class Store:
             return self._jobs("tenant_id = ? ORDER BY seq", (tenant_id,))
         return self._jobs("tenant_id = ? AND kind = ? ORDER BY seq", (tenant_id, kind))
 
-    def delete_job(self, api: str, job_id: str) -> None:
-        """Remove a job with the assets it produced."""
+    def delete_job(self, api: str, job_id: str) -> str | None:
+        """Remove a job with the assets it produced; return whose it was (None: there was no such job)."""
         with self.transaction():
             self._run("DELETE FROM blobs WHERE asset_id IN (SELECT id FROM assets WHERE api = ? AND job_id = ?)",
                       (api, job_id))
             self._run("DELETE FROM assets WHERE api = ? AND job_id = ?", (api, job_id))
-            for row in self._run("DELETE FROM jobs WHERE api = ? AND id = ? RETURNING seq", (api, job_id)).fetchall():
-                self._job_params.pop(row[0])
+            row = self._run("DELETE FROM jobs WHERE api = ? AND id = ? RETURNING seq, tenant_id",
+                            (api, job_id)).fetchone()
+        if row is None:
+            return None
+        self._job_params.pop(row["seq"])
+        return str(row["tenant_id"])
 
     # -- assets ----------------------------------------------------------------------------------
     def insert_asset(self, asset: dict[str, Any]) -> None:
@@ -497,10 +501,16 @@ class Store:
                          " ORDER BY created_at DESC, id DESC", (tenant_id, f"$.{key}"))
         return [_decode(row, "labels") for row in rows]
 
-    def delete_asset(self, asset_id: str) -> None:
+    def delete_asset(self, asset_id: str) -> str | None:
+        """Remove an asset; return the job that produced it (None: none, or no such asset)."""
         with self.transaction():
             self._run("DELETE FROM blobs WHERE asset_id = ?", (asset_id,))
-            self._run("DELETE FROM assets WHERE id = ?", (asset_id,))
+            row = self._run("DELETE FROM assets WHERE id = ? RETURNING job_id", (asset_id,)).fetchone()
+        return row["job_id"] if row else None
+
+    def asset_exists(self, asset_id: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM assets WHERE id = ?", (asset_id,)).fetchone() is not None
 
     def put_blob(self, asset_id: str, data: bytes) -> None:
         """The bytes of an asset that was uploaded rather than rendered."""
