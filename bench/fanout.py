@@ -21,7 +21,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import aiohttp
 import uvloop
+from harness import BenchError, Process, percentile, running_genmock
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROMPT = {"name": "Bench", "appearance": "a lighthouse on a cliff at dusk", "detailLevel": "MEDIUM"}
@@ -45,13 +45,6 @@ class Subscriber:
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 async def subscribe(http: aiohttp.ClientSession, ws_url: str, subscriber: Subscriber) -> None:
     async with http.ws_connect(f"{ws_url}/ws/prompts/{subscriber.prompt_id}", max_msg_size=0) as websocket:
         async for message in websocket:
@@ -61,7 +54,7 @@ async def subscribe(http: aiohttp.ClientSession, ws_url: str, subscriber: Subscr
         subscriber.close_code = websocket.close_code
 
 
-async def run(args: argparse.Namespace, base_url: str, admin_token: str, key: str, pid: int) -> dict:
+async def run(args: argparse.Namespace, base_url: str, admin_token: str, key: str, server: Process) -> dict:
     admin_headers = {"authorization": f"Bearer {admin_token}"}
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
@@ -75,14 +68,14 @@ async def run(args: argparse.Namespace, base_url: str, admin_token: str, key: st
         for _ in range(args.prompts):
             async with http.post(f"{base_url}/prompts", json=PROMPT, headers={"authorization": f"Key {key}"}) as reply:
                 prompt_ids.append((await reply.json())["promptId"])
-        idle = rss_kib(pid)
+        idle = server.rss_kib() or 0
         subscribers = [Subscriber(prompt_ids[index % args.prompts]) for index in range(args.subscribers)]
         ws_url = base_url.replace("http", "ws", 1)
         started = time.monotonic()
         tasks = [asyncio.create_task(subscribe(http, ws_url, subscriber)) for subscriber in subscribers]
         await asyncio.wait_for(asyncio.gather(*(s.connected.wait() for s in subscribers)), STEP_TIMEOUT)
         connect_seconds = time.monotonic() - started
-        connected = rss_kib(pid)
+        connected = server.rss_kib() or 0
         lags: list[float] = []
         steps: list[list[float]] = []
         client_cpu = time.process_time()
@@ -117,11 +110,6 @@ def checks(subscribers: list[Subscriber]) -> list[tuple[str, bool]]:
     return [("every subscriber of a prompt got the same frames", same),
             ("progress never went down", monotonic),
             ("each channel ended with one final frame (isComplete) and close 1000", final)]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def lag_row(name: str, lags: list[float]) -> str:
@@ -167,25 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * args.subscribers + 256)), hard))
     with tempfile.TemporaryDirectory(prefix="genmock-ws-bench-") as tmp:
-        credentials = Path(tmp) / "credentials.json"
-        server = subprocess.Popen([sys.executable, "-m", "mockserver.cli", "serve", "--api", "aliveai", "--port", "0",
-                                   "--clock", "virtual", "--db", str(Path(tmp) / "bench.sqlite3"),
-                                   "--credentials-file", str(credentials)], stdout=subprocess.DEVNULL,
-                                  cwd=BENCH_DIR.parent)
         try:
-            deadline = time.monotonic() + 30
-            while not (credentials.exists() and credentials.stat().st_size):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    print("genmock did not start", file=sys.stderr)
-                    return 1
-                time.sleep(0.05)
-            time.sleep(0.3)
-            served = json.loads(credentials.read_text())
-            api = served["apis"]["aliveai"]
-            result = uvloop.run(run(args, api["base_url"], served["admin_token"], api["credentials"][0], server.pid))
-        finally:
-            server.terminate()
-            server.wait(10)
+            with running_genmock(Path(tmp), "--api", "aliveai", "--clock", "virtual") as (served, server):
+                api = served["apis"]["aliveai"]
+                result = uvloop.run(run(args, api["base_url"], served["admin_token"], api["credentials"][0], server))
+        except BenchError as error:
+            print(f"bench broke: {error}", file=sys.stderr)
+            return 1
     found = checks(result["subscribers"])
     text = report(args, result, found, served.get("event_loop", "an event loop it does not state"))
     print(text)

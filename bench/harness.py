@@ -25,8 +25,9 @@ import shutil
 import signal
 import statistics
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -414,6 +415,25 @@ def read_file_when_ready(path: Path, parse: Callable[[str], Any]) -> Callable[[]
             return None  # not written yet, or written halfway
 
     return probe
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@contextlib.contextmanager
+def running_genmock(tmp: Path, *options: str) -> Iterator[tuple[dict[str, Any], Process]]:
+    """`genmock serve --port 0 OPTIONS` on a fresh SQLite file in `tmp`: what its credentials file says, and its
+    process, stopped by its PID on exit."""
+    credentials = tmp / "credentials.json"
+    process = Process("genmock", [*genmock_command(sys.executable), "serve", "--port", "0", "--db",
+                                  str(tmp / "bench.sqlite3"), "--credentials-file", str(credentials), *options],
+                      tmp / "genmock.log")
+    try:
+        yield wait_for("credentials file", process, read_file_when_ready(credentials, json.loads)), process
+    finally:
+        process.stop()
 
 
 # -- servers -----------------------------------------------------------------------------------------------

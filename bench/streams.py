@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import aiohttp
 import uvloop
+from harness import BenchError, percentile, running_genmock
 
 BENCH_DIR = Path(__file__).resolve().parent
 CHARACTER = {"name": "Bench", "bio": "A lighthouse keeper on a northern cliff who tells stories of ships.",
@@ -117,11 +117,6 @@ def checks(replies: list[Reply]) -> list[tuple[str, bool]]:
             ("every stream's deltas add up to complete.message", adds_up)]
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def row(name: str, values: list[float]) -> str:
     ms = [value * 1000 for value in values]
     return f"| {name} | {statistics.median(ms):.0f} ms | {percentile(ms, 0.99):.0f} ms | {max(ms):.0f} ms |"
@@ -170,24 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="genmock-streams-bench-") as tmp:
-        credentials = Path(tmp) / "credentials.json"
-        server = subprocess.Popen([sys.executable, "-m", "mockserver.cli", "serve", "--api", "aliveai", "--port", "0",
-                                   "--db", str(Path(tmp) / "bench.sqlite3"), "--credentials-file", str(credentials)],
-                                  stdout=subprocess.DEVNULL, cwd=BENCH_DIR.parent)
         try:
-            deadline = time.monotonic() + 30
-            while not (credentials.exists() and credentials.stat().st_size):
-                if time.monotonic() > deadline or server.poll() is not None:
-                    print("genmock did not start", file=sys.stderr)
-                    return 1
-                time.sleep(0.05)
-            time.sleep(0.3)
-            served = json.loads(credentials.read_text())
-            api = served["apis"]["aliveai"]
-            loads = uvloop.run(run(args, api["base_url"], api["credentials"][0]))
-        finally:
-            server.terminate()
-            server.wait(10)
+            with running_genmock(Path(tmp), "--api", "aliveai") as (served, _):
+                api = served["apis"]["aliveai"]
+                loads = uvloop.run(run(args, api["base_url"], api["credentials"][0]))
+        except BenchError as error:
+            print(f"bench broke: {error}", file=sys.stderr)
+            return 1
     found = checks([reply for load in loads.values() for reply in load["replies"]])
     text = report(args, loads, found, served.get("event_loop", "an event loop it does not state"))
     print(text)
