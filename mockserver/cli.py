@@ -17,6 +17,7 @@ from typing import Any
 
 from mockserver import dialects
 from mockserver.engine.lru import DEFAULT_CACHE_SIZE
+from mockserver.journal import DEFAULT_SIZE as JOURNAL_SIZE
 
 DEFAULT_PORT = 8100
 LOOPS = ("uvloop", "asyncio")
@@ -52,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="entries each of the engine's memos of the database keeps (finished jobs, balances, "
                             "credentials, queue counts), least recently used forgotten first "
                             f"(default {DEFAULT_CACHE_SIZE:,})")
+    serve.add_argument("--journal-size", type=_not_negative, default=JOURNAL_SIZE, metavar="N",
+                       help="requests each origin's journal keeps (GET /__genmock/requests), oldest forgotten first; "
+                            f"0 records none (default {JOURNAL_SIZE:,})")
     serve.add_argument("--loop", choices=("auto", *LOOPS), default="auto",
                        help="event loop: auto = uvloop where it is installed (it is with genmock), else asyncio")
     serve.add_argument("--admin-token", help="use this admin token (default: $GENMOCK_ADMIN_TOKEN, else one made on "
@@ -100,7 +104,7 @@ def run_serve(args: argparse.Namespace) -> int:
         host, port = sock.getsockname()[:2]
         base_url = f"http://{_url_host(host)}:{port}"
         app = ApiApp(dialect, engine, admin_token, args.admin_from_anywhere, public_url=public_urls.get(name),
-                     cors_origins=args.cors_origin)
+                     cors_origins=args.cors_origin, journal_size=args.journal_size)
         tenant = app.context.demo_tenant()
         summary["apis"][name] = {
             "title": dialect.title, "base_url": base_url, "admin_url": f"{base_url}/__genmock",
@@ -147,6 +151,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, not {value}")
     return value
 
 

@@ -8,13 +8,16 @@ from mockserver.dialects import Dialect
 from mockserver.engine import Engine
 from mockserver.engine.ledger import to_amount
 from mockserver.engine.tenants import Tenant
+from mockserver.journal import Journal
 
 
 class ApiContext:
-    def __init__(self, engine: Engine, dialect: Dialect, public_url: str | None = None) -> None:
+    def __init__(self, engine: Engine, dialect: Dialect, public_url: str | None = None,
+                 journal: Journal | None = None) -> None:
         self.engine = engine
         self.dialect = dialect
         self.public_url = public_url  # where clients reach this origin, when not at the address served
+        self.journal = journal or Journal(0)  # the requests this origin recorded
         self._config: dict[str, Any] | None = None
         self._changed_at: float | None = None
         engine.store.on_forget(self._forget_config)  # a rolled-back change of the config must not linger here

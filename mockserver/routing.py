@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from mockserver.engine import effects
 from mockserver.engine.store import Store
 from mockserver.spec import (
     BodyBranch,
@@ -168,6 +169,9 @@ class SpecRouter:
             principal = self.authenticate(secret or "", scheme)
             if principal is None and () not in operation.security:
                 return self.errors.unauthorized(request)
+            observed = effects.current()  # the request journal's record of this request, if it keeps one
+            if observed is not None and principal is not None:
+                observed.tenant_id = getattr(principal, "id", None)
         try:
             # an operation without a request body ignores one (uvicorn drains it unread)
             if operation.form_body:
@@ -204,7 +208,11 @@ class SpecRouter:
                 if response.status_code >= 400 and not call.keeps_writes:
                     raise _Undo(response)
         except _Undo as undo:
+            effects.discard()
             return undo.response
+        except BaseException:
+            effects.discard()
+            raise
         return response
 
 

@@ -19,6 +19,7 @@ from mockserver.context import ApiContext
 from mockserver.dialects import Dialect
 from mockserver.engine import Engine
 from mockserver.engine.assets import PNG, render, render_still
+from mockserver.journal import DEFAULT_SIZE, Journal
 from mockserver.routing import SpecRouter
 from mockserver.spec import CompiledSpec, compile_spec
 
@@ -38,11 +39,14 @@ LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"  # CORS defa
 
 class ApiApp:
     def __init__(self, dialect: Dialect, engine: Engine, admin_token: str, admin_from_anywhere: bool = False,
-                 public_url: str | None = None, cors_origins: list[str] | None = None) -> None:
-        self.context = ApiContext(engine, dialect, public_url)
+                 public_url: str | None = None, cors_origins: list[str] | None = None,
+                 journal_size: int = DEFAULT_SIZE) -> None:
+        spec = compiled(dialect.spec)
+        self.journal = Journal(journal_size, *_credential_names(spec))
+        self.context = ApiContext(engine, dialect, public_url, self.journal)
         self.dialect = dialect
-        self.api = SpecRouter(compiled(dialect.spec), dialect.handlers, dialect.errors,
-                              self.context.authenticate, self.context, engine.store)
+        self.api = SpecRouter(spec, dialect.handlers, dialect.errors, self.context.authenticate, self.context,
+                              engine.store)
         expected = admin_token.encode()
         self.admin = SpecRouter(compiled("admin.yaml"), admin.HANDLERS, admin.ProblemErrors(),
                                 lambda token, _: admin.ADMIN if hmac.compare_digest(_utf8(token), expected) else None,
@@ -59,12 +63,18 @@ class ApiApp:
             await _lifespan(receive, send)
             return
         if scope["type"] == "websocket":
-            if self.websocket is None:  # an API without websockets refuses the upgrade
-                await send({"type": "websocket.close", "code": 1008})
-                return
-            await self.websocket(scope, receive, send)
+            app = self.websocket or _refuse_websocket
+        elif scope["path"].startswith(ADMIN_PREFIX):
+            await self._app(scope, receive, send)
+            if scope["method"] not in ("GET", "HEAD"):  # who follows state (the dashboard) looks again
+                self.context.engine.events.notify()
             return
-        await self._app(scope, receive, send)
+        else:
+            app = self._app
+        if self.journal.enabled:
+            await self.journal.record(scope, receive, send, app)
+        else:
+            await app(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -121,6 +131,26 @@ class _Cors(CORSMiddleware):
                 await (response if response.status_code == 200 else self.app)(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+
+async def _refuse_websocket(scope: Scope, receive: Receive, send: Send) -> None:
+    """An API without websockets refuses the upgrade."""
+    await send({"type": "websocket.close", "code": 1008})
+
+
+def _credential_names(spec: CompiledSpec) -> tuple[set[str], set[str]]:
+    """The headers and query parameters in which the spec's operations take credentials (the journal masks
+    them)."""
+    headers: set[str] = set()
+    query: set[str] = set()
+    for operation in spec.operations:
+        for requirement in operation.security:
+            for scheme in requirement:
+                if scheme.kind == "header":
+                    headers.add(scheme.key)
+                elif scheme.kind == "query":
+                    query.add(scheme.key)
+    return headers, query
 
 
 def _utf8(text: str) -> bytes:

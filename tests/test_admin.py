@@ -186,3 +186,35 @@ def test_every_number_an_admin_request_takes_is_bounded() -> None:
             if isinstance(operation, dict) and "requestBody" in operation:
                 walk(operation["requestBody"], f"{method.upper()} {path}")
     assert unbounded == []
+
+
+def test_the_job_list_shows_the_queue_with_progress_then_finished_jobs_with_their_assets(
+        mock: InProcessMock) -> None:
+    admin = mock.admin("lovlychat")
+    assert admin.patch("/__genmock/config", json={"slots": 1}).status_code == 200
+    tenant = mock.new_tenant("lovlychat", 100, credentials=[KEY])
+    other = mock.new_tenant("lovlychat", 100, credentials=[KEY + "_other"])
+    client = mock.client("lovlychat", authorization=f"Bearer {KEY}")
+    first, second = (client.post("/v1/generation/jobs", json=IMAGE).json() for _ in range(2))
+    mock.client("lovlychat", authorization=f"Bearer {KEY}_other").post("/v1/generation/jobs", json=IMAGE)
+    duration = admin.get("/__genmock/config").json()["durations"]["image.standard"]
+    mock.advance(duration / 2)
+    queue = admin.get("/__genmock/jobs", params={"status": "active", "tenantId": tenant["id"]}).json()["jobs"]
+    assert [(job["id"], job["status"], job["queuePosition"]) for job in queue] == \
+        [(first["id"], "running", 0), (second["id"], "queued", 1)]
+    assert 0 < queue[0]["progress"] < 1 and queue[0]["cost"] == first["cost"] and queue[0]["assets"] == []
+    assert len(admin.get("/__genmock/jobs", params={"status": "active"}).json()["jobs"]) == 3
+    mock.advance(3 * duration)
+    assert admin.get("/__genmock/jobs", params={"status": "active"}).json()["jobs"] == []
+    finished = admin.get("/__genmock/jobs", params={"tenantId": tenant["id"], "limit": 1}).json()["jobs"]
+    assert [(job["id"], job["status"], job["progress"]) for job in finished] == [(second["id"], "completed", 1)]
+    [asset] = finished[0]["assets"]
+    assert client.get(asset["thumbnailUrl"]).headers["content-type"] == "image/png"
+    assert client.get(asset["url"]).content[:4] == b"\x89PNG"
+    everyone = admin.get("/__genmock/jobs", params={"status": "finished"}).json()["jobs"]
+    assert {job["tenantId"] for job in everyone} == {tenant["id"], other["id"]} and len(everyone) == 3
+    assets = admin.get(f"/__genmock/tenants/{tenant['id']}/assets").json()
+    assert [item["jobId"] for item in assets["assets"]] == [second["id"], first["id"]]  # newest first
+    assert assets["assets"][0] == asset
+    problem_of(admin.get("/__genmock/tenants/nobody/assets"), 404)
+    problem_of(admin.get("/__genmock/jobs", params={"status": "sleeping"}), 400)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mockserver.engine import effects
 from mockserver.engine.assets import Assets
 from mockserver.engine.clock import Clock
 from mockserver.engine.events import Events
@@ -108,7 +109,9 @@ class Jobs:
                 self._next_event[api] = row["created_at"]
         self._events.notify()
         # reported as accepted, i.e. queued: it reaches a slot on the next settle, even at this same instant
-        return self._viewed({**row, "seq": seq, "started_at": None, "finished_at": None})
+        job = self._viewed({**row, "seq": seq, "started_at": None, "finished_at": None})
+        effects.note("job", job)
+        return job
 
     def get(self, api: str, tenant_id: str, job_id: str) -> Job | None:
         """The tenant's job; another tenant's job is as absent as a missing one."""
@@ -185,6 +188,11 @@ class Jobs:
             counts = self._completed_counts[tenant_id] = self._store.count_jobs_by_kind(tenant_id, COMPLETED)
         rows = self._store.jobs_page(tenant_id, COMPLETED, kinds, offset, limit)
         return [self._viewed(row) for row in rows], sum(counts.get(kind, 0) for kind in set(kinds))
+
+    def recent_finished(self, api: str, tenant_id: str | None, limit: int) -> list[Job]:
+        """Up to `limit` completed or failed jobs, newest first, of one tenant or of all."""
+        self.settle(api)
+        return [self._viewed(row) for row in self._store.recent_jobs(api, (COMPLETED, FAILED), tenant_id, limit)]
 
     def settle(self, api: str) -> list[Job]:
         """Apply every start, completion and failure due by now; return the jobs that changed."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mockserver.engine import effects
 from mockserver.engine.clock import Clock
 from mockserver.engine.lru import DEFAULT_CACHE_SIZE, LRU
 from mockserver.engine.store import Store
@@ -88,4 +89,6 @@ class Ledger:
                      "reference": reference, "at": self._clock.now() if at is None else at}
             seq = self._store.append_ledger_entry(entry)
             self._balances[tenant_id] = balance_after
-        return Entry(seq=seq, **entry)
+        appended = Entry(seq=seq, **entry)
+        effects.note("ledger", appended)
+        return appended

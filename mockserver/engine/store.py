@@ -396,6 +396,15 @@ class Store:
         """Jobs of one status in queue order, from `after_seq` on, at most `limit` (-1: all)."""
         return self._jobs("api = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?", (api, status, after_seq, limit))
 
+    def recent_jobs(self, api: str, statuses: tuple[str, ...], tenant_id: str | None,
+                    limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` jobs in these statuses, newest first, of one tenant or of all."""
+        where = f"api = ? AND status IN ({', '.join('?' * len(statuses))})"
+        args: tuple = (api, *statuses)
+        if tenant_id is not None:
+            where, args = where + " AND tenant_id = ?", (*args, tenant_id)
+        return self._jobs(where + " ORDER BY seq DESC LIMIT ?", (*args, limit))
+
     def latest_active_time(self, api: str) -> float | None:
         """The latest start or creation time of a queued or running job."""
         row = self._one("SELECT MAX(COALESCE(started_at, created_at)) AS latest FROM jobs"

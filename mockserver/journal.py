@@ -1,0 +1,256 @@
+"""The request journal: the last requests made to one API origin, what each was answered, the tenant it came
+from and what it did to state (`GET /__genmock/requests`, like WireMock's request journal).
+
+Recording is kept cheap because it happens on every request: a record holds references to what the server
+already has (the scope's headers, the body chunks) and caps what it copies; masking, decoding and filtering
+happen only when someone reads the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import fnmatch
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockserver.engine import effects
+from mockserver.engine.clock import iso
+
+DEFAULT_SIZE = 1000  # requests kept per origin
+BODY_LIMIT = 16 * 1024  # bytes of each request and answer body kept
+MASK_KEEP = 4  # characters of a credential shown
+# always credentials, whatever the API's security schemes say
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
+CREDENTIAL_QUERY = frozenset({"token", "access_token", "api_key", "apikey", "key"})
+_LISTENER_BACKLOG = 1000  # records a slow follower may fall behind before it misses some
+
+
+class Record(effects.Collector):
+    """One request as it was received and answered; effects and tenant filled in while it runs."""
+
+    __slots__ = ("id", "received_at", "started", "method", "path", "query", "headers", "body", "body_size",
+                 "websocket", "status", "response_headers", "response_body", "response_size", "complete",
+                 "duration", "close_code")
+
+    def __init__(self, number: int, scope: Scope) -> None:
+        super().__init__()
+        self.id = number
+        self.received_at = time.time()
+        self.started = time.perf_counter()
+        self.websocket = scope["type"] == "websocket"
+        self.method: str = "GET" if self.websocket else scope["method"]
+        self.path: str = scope["path"]
+        self.query: bytes = scope.get("query_string", b"")
+        self.headers: list[tuple[bytes, bytes]] = scope["headers"]
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.status: int | None = None
+        self.response_headers: list[tuple[bytes, bytes]] = []
+        self.response_body: list[bytes] = []
+        self.response_size = 0
+        self.complete = False
+        self.duration: float | None = None
+        self.close_code: int | None = None
+
+    def finish(self) -> None:
+        self.complete = True
+        self.duration = time.perf_counter() - self.started
+
+
+def _keep(chunks: list[bytes], size: int, chunk: bytes) -> int:
+    """Append what of `chunk` still fits under BODY_LIMIT; the new total size (all of it counted)."""
+    if chunk and size < BODY_LIMIT:
+        chunks.append(chunk[:BODY_LIMIT - size])
+    return size + len(chunk)
+
+
+class Journal:
+    """The last `size` requests of one origin (0: none recorded, at no cost)."""
+
+    def __init__(self, size: int = DEFAULT_SIZE, credential_headers: Iterable[str] = (),
+                 credential_query: Iterable[str] = ()) -> None:
+        self.size = size
+        self._records: deque[Record] = deque(maxlen=size or None)
+        self._next = 1
+        self.dropped = 0
+        self._masked_headers = CREDENTIAL_HEADERS | {name.lower() for name in credential_headers}
+        self._masked_query = CREDENTIAL_QUERY | set(credential_query)
+        self._listeners: set[asyncio.Queue[Record]] = set()
+
+    @property
+    def enabled(self) -> bool:
+        return self.size > 0
+
+    async def record(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
+        """Run `app` on the request, recording it: what was received, what was sent, and what it did."""
+        record = Record(self._next, scope)
+        self._next += 1
+        if len(self._records) == self.size:
+            self.dropped += 1
+        self._records.append(record)
+
+        async def receiving() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                record.body_size = _keep(record.body, record.body_size, message.get("body", b""))
+            return message
+
+        async def sending(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.body":
+                record.response_size = _keep(record.response_body, record.response_size, message.get("body", b""))
+                if not message.get("more_body"):
+                    record.finish()
+            elif kind == "http.response.start":
+                record.status = message["status"]
+                record.response_headers = message.get("headers", [])
+            elif kind == "websocket.accept":
+                record.status = 101
+            elif kind == "websocket.close":
+                record.close_code = message.get("code", 1000)
+                if record.status is None:
+                    record.status = 403  # refused before it was accepted (uvicorn answers the upgrade 403)
+            await send(message)
+
+        token = effects.collect(record)
+        try:
+            await app(scope, receiving, sending)
+        finally:
+            effects.stop(token)
+            if not record.complete:
+                record.finish()
+            self._publish(record)
+
+    def _publish(self, record: Record) -> None:
+        for queue in self._listeners:
+            if queue.qsize() < _LISTENER_BACKLOG:
+                queue.put_nowait(record)
+
+    def follow(self) -> _Follower:
+        """Each request once answered, as it happens (`async with journal.follow() as follow: await follow()`)."""
+        return _Follower(self._listeners)
+
+    def clear(self) -> None:
+        self._records.clear()
+        self.dropped = 0
+
+    def records(self) -> Iterator[Record]:
+        return iter(list(self._records))
+
+    def matching(self, *, tenant_id: str | None = None, method: str | None = None, path: str | None = None,
+                 status: str | None = None, since: float | None = None, after: int | None = None,
+                 limit: int = DEFAULT_SIZE) -> list[Record]:
+        """The records that pass every filter given, oldest first, the newest `limit` of them."""
+        tests: list[Callable[[Record], bool]] = []
+        if tenant_id is not None:
+            tests.append(lambda record: record.tenant_id == tenant_id)
+        if method is not None:
+            tests.append(lambda record: record.method == method.upper())
+        if path is not None:
+            tests.append((lambda record: fnmatch.fnmatchcase(record.path, path)) if "*" in path else
+                         (lambda record: record.path == path))
+        if status is not None:
+            tests.append(_status_test(status))
+        if since is not None:
+            tests.append(lambda record: record.received_at >= since)
+        if after is not None:
+            tests.append(lambda record: record.id > after)
+        found = [record for record in self.records() if all(test(record) for test in tests)]
+        return found[-limit:]
+
+    def view(self, record: Record, bodies: bool = True) -> dict[str, Any]:
+        """A record as the admin API shows it (`JournalEntry` in specs/admin.yaml), but for its effects."""
+        view: dict[str, Any] = {
+            "id": record.id, "receivedAt": iso(record.received_at), "method": record.method, "path": record.path,
+            "query": self._masked_query_text(record.query), "headers": self._masked(record.headers),
+            "tenantId": record.tenant_id, "complete": record.complete, "status": record.status,
+            "durationMs": None if record.duration is None else round(record.duration * 1000, 3),
+        }
+        if bodies:
+            view.update(_body_view(record.body, record.body_size))
+        if record.websocket:
+            view["websocket"] = True
+            view["closeCode"] = record.close_code
+        if record.status is None or record.websocket:
+            view["response"] = None
+        else:
+            response: dict[str, Any] = {"headers": self._masked(record.response_headers)}
+            if bodies:
+                response.update(_body_view(record.response_body, record.response_size))
+            else:
+                response.update(body=None, bodyTruncated=False)
+            view["response"] = response
+        if not bodies:
+            view.update(body=None, bodyTruncated=False)
+        return view
+
+    def _masked(self, headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+        shown: dict[str, str] = {}
+        for raw_name, raw_value in headers:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            if name in self._masked_headers:
+                value = mask(value)
+            shown[name] = f"{shown[name]}, {value}" if name in shown else value
+        return shown
+
+    def _masked_query_text(self, query: bytes) -> str:
+        text = query.decode("latin-1")
+        if not text:
+            return text
+        parts = []
+        for part in text.split("&"):
+            name, equals, value = part.partition("=")
+            parts.append(f"{name}={mask(value)}" if equals and name in self._masked_query else part)
+        return "&".join(parts)
+
+
+class _Follower:
+    def __init__(self, listeners: set[asyncio.Queue[Record]]) -> None:
+        self._listeners = listeners
+        self.queue: asyncio.Queue[Record] = asyncio.Queue()
+
+    async def __aenter__(self) -> asyncio.Queue[Record]:
+        self._listeners.add(self.queue)
+        return self.queue
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._listeners.discard(self.queue)
+
+
+def mask(value: str) -> str:
+    """A credential cut to its first characters: enough to tell two apart, not to use one."""
+    scheme, space, secret = value.partition(" ")
+    if space and scheme.lower() in ("bearer", "basic", "key", "token"):
+        return f"{scheme} {mask(secret)}"
+    return value[:MASK_KEEP] + "…" if len(value) > MASK_KEEP else "…"
+
+
+def _status_test(status: str) -> Callable[[Record], bool]:
+    if status.endswith("xx"):
+        first = int(status[0])
+        return lambda record: record.status is not None and record.status // 100 == first
+    code = int(status)
+    return lambda record: record.status == code
+
+
+def _body_view(chunks: list[bytes], size: int) -> dict[str, Any]:
+    raw = b"".join(chunks)
+    view: dict[str, Any] = {"bodyTruncated": size > len(raw)}
+    if not raw:
+        view["body"] = None
+        return view
+    try:
+        view["body"], view["bodyEncoding"] = raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as error:
+        if view["bodyTruncated"] and error.start >= len(raw) - 3:  # the cap cut a character in two
+            view["body"], view["bodyEncoding"] = raw[:error.start].decode("utf-8", "replace"), "utf-8"
+        else:
+            view["body"], view["bodyEncoding"] = base64.b64encode(raw).decode(), "base64"
+    return view
+
