@@ -229,6 +229,7 @@ class Baseline:
     src: Path
     commit: str  # `git log -1 --format="%h %s"` there, plus whether its tracked files are modified
     imported: str  # where `import mockserver.cli` resolved in the probe, with the servers' cwd and PYTHONPATH
+    options: tuple[str, ...] = ()  # added to its `serve` command (`--baseline-options`), e.g. --journal-size 0
 
 
 @dataclass(frozen=True)
@@ -502,7 +503,7 @@ class Genmock(Server):
         cmd = [env.python, "-m", "mockserver.cli"] if baseline else env.genmock_cmd
         process = Process(BASELINE if baseline else "genmock",
                           [*cmd, "serve", "--api", api.name, "--db", str(database), "--port", "0",
-                           "--credentials-file", str(credentials)],
+                           "--credentials-file", str(credentials), *(baseline.options if baseline else ())],
                           tmp / f"genmock-{label}.log", baseline.src if baseline else REPO)
         summary: dict[str, Any] = {}
 
@@ -545,7 +546,7 @@ def timed_python(python: str, code: str, runs: int) -> list[float]:
     return times
 
 
-def probe_baseline(python: str, src: Path) -> Baseline:
+def probe_baseline(python: str, src: Path, options: tuple[str, ...] = ()) -> Baseline:
     """The checkout's commit, and proof that a server started from it imports its sources."""
     src = src.resolve()
     git = ["git", "-C", str(src)]
@@ -562,7 +563,7 @@ def probe_baseline(python: str, src: Path) -> Baseline:
     if imported is None or not imported.is_relative_to(src):
         raise BenchError(f"--baseline-src {src}: a server started there imports {imported} {found.stderr.strip()}")
     return Baseline(src=src, commit=commit + (" (with uncommitted changes)" if modified else ""),
-                    imported=str(imported))
+                    imported=str(imported), options=options)
 
 
 def find_prism(given: str | None) -> PrismCli:
@@ -611,7 +612,11 @@ loop.close()
 
 
 def probe_environment(python: str, startup_runs: int, baseline_src: Path | None = None,
-                      prism: str | None = None) -> Environment:
+                      prism: str | None = None, baseline_options: tuple[str, ...] = ()) -> Environment:
+    """What the servers run on; a baseline from `baseline_src`, or from this checkout when only
+    `baseline_options` are given (the same code with other settings: what a setting costs)."""
+    if baseline_options and baseline_src is None:
+        baseline_src = REPO
     found = subprocess.run([python, "-c", ENVIRONMENT_PROBE], capture_output=True, text=True, env=server_env())
     if found.returncode != 0:
         raise BenchError(f"{python} cannot run the servers (run this script with the project's .venv/bin/python, "
@@ -622,7 +627,7 @@ def probe_environment(python: str, startup_runs: int, baseline_src: Path | None 
                        bare_python_s=timed_python(python, "pass", startup_runs),
                        import_floor_s=timed_python(python, "import starlette, uvicorn", startup_runs),
                        bare_loop=bare_loop, uvloop=uvloop, prism=find_prism(prism),
-                       baseline=probe_baseline(python, baseline_src) if baseline_src else None)
+                       baseline=probe_baseline(python, baseline_src, baseline_options) if baseline_src else None)
 
 
 # -- load --------------------------------------------------------------------------------------------------
@@ -972,7 +977,8 @@ def _baseline_header(env: Environment, api: Api) -> list[str]:
     if not env.baseline:
         return []
     return [f"- {BASELINE}: commit {env.baseline.commit}, from `{env.baseline.src}`: `python -m mockserver.cli serve "
-            f"--api {api.name} --db <tmp>.sqlite3 --port 0` with that directory as cwd and PYTHONPATH (it imports "
+            f"--api {api.name} --db <tmp>.sqlite3 --port 0{''.join(' ' + o for o in env.baseline.options)}` "
+            "with that directory as cwd and PYTHONPATH (it imports "
             f"`{env.baseline.imported}`), started afresh for each route and prepared alike through its admin API"]
 
 

@@ -20,6 +20,7 @@ broke (a server did not start, answered errors, or a check failed), 2 when wrk i
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import sys
 import tempfile
@@ -52,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-src", type=Path, metavar="DIR",
                         help="also load, per route and round right after genmock, a genmock run from the sources of "
                              "this checkout of another commit (e.g. `git worktree add /tmp/genmock-base COMMIT`)")
+    parser.add_argument("--baseline-options", type=shlex.split, default=[], metavar="OPTIONS",
+                        help="serve options the genmock@baseline run adds; without --baseline-src it runs this "
+                             "checkout, so the report gives what a setting costs, e.g. --baseline-options "
+                             "'--journal-size 0' (the request journal's cost)")
     parser.add_argument("--prism", metavar="PATH",
                         help="Stoplight Prism 5's CLI (default: bench/.prism/node_modules/.bin/prism, else `prism` on "
                              f"PATH; install: {INSTALL_PRISM})")
@@ -70,12 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     broken = []
     with tempfile.TemporaryDirectory(prefix="genmock-bench-") as tmp:
         try:
-            env = probe_environment(args.python, args.startup_runs, args.baseline_src, args.prism)
+            env = probe_environment(args.python, args.startup_runs, args.baseline_src, args.prism,
+                                    tuple(args.baseline_options))
             if not args.quiet:
                 print(f"python {env.python_version}, {env.uvicorn}; {args.rounds} round(s) of wrk -t{args.threads} "
                       f"-c{args.connections} -d{args.duration:g}s per server and route after {args.warmup:g} s warm-up")
                 if env.baseline:
-                    print(f"genmock@baseline: {env.baseline.commit}, imports {env.baseline.imported}")
+                    print(f"genmock@baseline: {env.baseline.commit}, imports {env.baseline.imported}"
+                          + (f", serve options {shlex.join(env.baseline.options)}" if env.baseline.options else ""))
                 print(f"Prism {env.prism.version}: {env.prism.path}" if env.prism.path else
                       f"no Prism comparison: {env.prism.error}")
             for api in APIS.values() if args.api == "all" else [APIS[args.api]]:
