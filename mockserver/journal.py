@@ -31,42 +31,92 @@ _LISTENER_BACKLOG = 1000  # records a slow follower may fall behind before it mi
 
 
 class Record(effects.Collector):
-    """One request as it was received and answered; effects and tenant filled in while it runs."""
+    """One request as it was received and answered; its tenant and effects filled in while it runs.
 
-    __slots__ = ("id", "received_at", "started", "method", "path", "query", "headers", "body", "body_size",
-                 "websocket", "status", "response_headers", "response_body", "response_size", "complete",
-                 "duration", "close_code")
+    What the server already made (the scope, the answer's start message, body chunks) is kept as is: the work
+    of showing it is done only when the journal is read.
+    """
 
-    def __init__(self, number: int, scope: Scope) -> None:
-        super().__init__()
+    __slots__ = ("id", "scope", "received_at", "finished_at", "body", "body_size", "start", "response_body",
+                 "response_size", "close_code", "_receive", "_send")
+
+    def __init__(self, number: int, scope: Scope, receive: Receive, send: Send) -> None:
+        self.tenant_id = None
+        self.effects = []
         self.id = number
+        self.scope = scope
         self.received_at = time.time()
-        self.started = time.perf_counter()
-        self.websocket = scope["type"] == "websocket"
-        self.method: str = "GET" if self.websocket else scope["method"]
-        self.path: str = scope["path"]
-        self.query: bytes = scope.get("query_string", b"")
-        self.headers: list[tuple[bytes, bytes]] = scope["headers"]
-        self.body: list[bytes] = []
-        self.body_size = 0
-        self.status: int | None = None
-        self.response_headers: list[tuple[bytes, bytes]] = []
-        self.response_body: list[bytes] = []
-        self.response_size = 0
-        self.complete = False
-        self.duration: float | None = None
+        self.finished_at: float | None = None
+        self.body: list[bytes] | None = None
+        self.body_size = self.response_size = 0
+        self.start: Message | None = None  # http.response.start, or a websocket.accept / websocket.close
+        self.response_body: list[bytes] | None = None
         self.close_code: int | None = None
+        self._receive = receive
+        self._send = send
 
-    def finish(self) -> None:
-        self.complete = True
-        self.duration = time.perf_counter() - self.started
+    @property
+    def websocket(self) -> bool:
+        return self.scope["type"] == "websocket"
+
+    @property
+    def method(self) -> str:
+        return self.scope.get("method", "GET")  # (a websocket's opening request is a GET)
+
+    @property
+    def path(self) -> str:
+        return self.scope["path"]
+
+    @property
+    def status(self) -> int | None:
+        start = self.start
+        if start is None:
+            return None
+        kind = start["type"]
+        if kind == "http.response.start":
+            return start["status"]
+        return 101 if kind == "websocket.accept" else 403  # closed before it was accepted: uvicorn answers 403
+
+    @property
+    def complete(self) -> bool:
+        return self.finished_at is not None
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                self.body = _keep(self.body, self.body_size, chunk)
+                self.body_size += len(chunk)
+        return message
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.body":
+            chunk = message.get("body", b"")
+            if chunk:
+                self.response_body = _keep(self.response_body, self.response_size, chunk)
+                self.response_size += len(chunk)
+            if not message.get("more_body"):
+                self.finished_at = time.time()
+        elif kind == "websocket.close":
+            self.close_code = message.get("code", 1000)
+            if self.start is None:
+                self.start = message
+        elif kind in ("http.response.start", "websocket.accept"):
+            self.start = message
+        await self._send(message)
 
 
-def _keep(chunks: list[bytes], size: int, chunk: bytes) -> int:
-    """Append what of `chunk` still fits under BODY_LIMIT; the new total size (all of it counted)."""
-    if chunk and size < BODY_LIMIT:
-        chunks.append(chunk[:BODY_LIMIT - size])
-    return size + len(chunk)
+def _keep(chunks: list[bytes] | None, size: int, chunk: bytes) -> list[bytes] | None:
+    """The chunks kept so far with what of `chunk` still fits under BODY_LIMIT."""
+    if size >= BODY_LIMIT:
+        return chunks
+    part = chunk if size + len(chunk) <= BODY_LIMIT else chunk[:BODY_LIMIT - size]
+    if chunks is None:
+        return [part]
+    chunks.append(part)
+    return chunks
 
 
 class Journal:
@@ -88,43 +138,22 @@ class Journal:
 
     async def record(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
         """Run `app` on the request, recording it: what was received, what was sent, and what it did."""
-        record = Record(self._next, scope)
+        record = Record(self._next, scope, receive, send)
         self._next += 1
-        if len(self._records) == self.size:
+        records = self._records
+        if len(records) == self.size:
             self.dropped += 1
-        self._records.append(record)
-
-        async def receiving() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                record.body_size = _keep(record.body, record.body_size, message.get("body", b""))
-            return message
-
-        async def sending(message: Message) -> None:
-            kind = message["type"]
-            if kind == "http.response.body":
-                record.response_size = _keep(record.response_body, record.response_size, message.get("body", b""))
-                if not message.get("more_body"):
-                    record.finish()
-            elif kind == "http.response.start":
-                record.status = message["status"]
-                record.response_headers = message.get("headers", [])
-            elif kind == "websocket.accept":
-                record.status = 101
-            elif kind == "websocket.close":
-                record.close_code = message.get("code", 1000)
-                if record.status is None:
-                    record.status = 403  # refused before it was accepted (uvicorn answers the upgrade 403)
-            await send(message)
-
+        records.append(record)
         token = effects.collect(record)
         try:
-            await app(scope, receiving, sending)
+            await app(scope, record.receive, record.send)
         finally:
             effects.stop(token)
-            if not record.complete:
-                record.finish()
-            self._publish(record)
+            if record.finished_at is None:
+                record.finished_at = time.time()
+            record._receive = record._send = None  # type: ignore[assignment]  (nothing of the connection kept)
+            if self._listeners:
+                self._publish(record)
 
     def _publish(self, record: Record) -> None:
         for queue in self._listeners:
@@ -165,11 +194,13 @@ class Journal:
 
     def view(self, record: Record, bodies: bool = True) -> dict[str, Any]:
         """A record as the admin API shows it (`JournalEntry` in specs/admin.yaml), but for its effects."""
+        finished = record.finished_at
         view: dict[str, Any] = {
             "id": record.id, "receivedAt": iso(record.received_at), "method": record.method, "path": record.path,
-            "query": self._masked_query_text(record.query), "headers": self._masked(record.headers),
-            "tenantId": record.tenant_id, "complete": record.complete, "status": record.status,
-            "durationMs": None if record.duration is None else round(record.duration * 1000, 3),
+            "query": self._masked_query_text(record.scope.get("query_string", b"")),
+            "headers": self._masked(record.scope["headers"]), "tenantId": record.tenant_id,
+            "complete": finished is not None, "status": record.status,
+            "durationMs": None if finished is None else round((finished - record.received_at) * 1000, 3),
         }
         if bodies:
             view.update(_body_view(record.body, record.body_size))
@@ -179,7 +210,7 @@ class Journal:
         if record.status is None or record.websocket:
             view["response"] = None
         else:
-            response: dict[str, Any] = {"headers": self._masked(record.response_headers)}
+            response: dict[str, Any] = {"headers": self._masked(record.start.get("headers", []))}  # type: ignore[union-attr]
             if bodies:
                 response.update(_body_view(record.response_body, record.response_size))
             else:
@@ -239,8 +270,8 @@ def _status_test(status: str) -> Callable[[Record], bool]:
     return lambda record: record.status == code
 
 
-def _body_view(chunks: list[bytes], size: int) -> dict[str, Any]:
-    raw = b"".join(chunks)
+def _body_view(chunks: list[bytes] | None, size: int) -> dict[str, Any]:
+    raw = b"".join(chunks or ())
     view: dict[str, Any] = {"bodyTruncated": size > len(raw)}
     if not raw:
         view["body"] = None
