@@ -373,7 +373,9 @@ async def _exchange(app: Any, request: Request, port: int) -> Answer:
             answer.headers = {bytes(name).lower(): bytes(value) for name, value in message.get("headers", [])}
         elif message["type"] == "http.response.body":
             answer.body += message.get("body", b"")
-            if not message.get("more_body"):
+            # an event stream never ends by itself: like any client of one, leave once it has begun
+            streaming = answer.headers.get(b"content-type", b"").startswith(b"text/event-stream")
+            if not message.get("more_body") or (streaming and answer.body):
                 answered.set()
 
     await app(scope, receive, send)
