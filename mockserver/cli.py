@@ -70,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--cors-origin", action="append", metavar="ORIGIN",
                        help="a browser origin allowed to call the APIs, e.g. https://app.example, or * for any "
                             "(repeatable; default: any http(s)://localhost, 127.0.0.1 or [::1] origin)")
+    docs = commands.add_parser(
+        "docs", help="write the reference site (made from the specs) to a folder",
+        description="Write a static reference site made from the specs: a page per API and for the admin API, "
+                    "the AliveAI websocket channels and an index. It opens offline, from file://.")
+    docs.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write to (created)")
+    docs.add_argument("--api", action="append", choices=dialects.NAMES,
+                      help="only this API, beside the admin API (repeatable; default: all)")
     check = commands.add_parser(
         "check", help="run the contract suite against a server (the mock or a real implementation)",
         description="Run the contract suite of one API against BASE_URL with KEY.", add_help=False)
@@ -77,6 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return run_serve(args)
+    if args.command == "docs":
+        from mockserver.docs import api, write_site
+
+        index = write_site(args.out, [api(name) for name in dict.fromkeys(args.api or dialects.NAMES)])
+        print(f"genmock docs: wrote {index}")
+        return 0
     from contracts.runner import main as run_check
 
     return run_check(args.rest)

@@ -1,4 +1,4 @@
-"""Headless Chromium for the tests of what people look at (the dashboard), driven by Selenium
+"""Headless Chromium for the tests of what people look at (the docs site, the dashboard), driven by Selenium
 through Debian's chromium and chromium-driver (`.ci/run` installs both).
 
 Without them a test that needs the browser is skipped where it runs by hand, and fails under CI (`CI` set), so

@@ -1,12 +1,12 @@
 """The admin API (`specs/admin.yaml`), under `/__genmock/` on every origin: seed tenants, top up, read ledgers,
-drive the clock, arm faults, tune prices; watch jobs, assets and the request journal; the
+drive the clock, arm faults, tune prices; watch jobs, assets and the request journal; the docs and the
 dashboard. One module per group of operations."""
 
 from __future__ import annotations
 
 import secrets
 
-from mockserver import dashboard
+from mockserver import dashboard, docs
 from mockserver.admin import control, jobs, requests, tenants
 from mockserver.admin.problems import ProblemErrors, bad_field, problem
 from mockserver.routing import Handler
@@ -29,5 +29,5 @@ HANDLERS: dict[str, Handler] = {
     "listJobs": jobs.list_jobs, "listAssets": jobs.list_assets,
     "listRequests": requests.list_requests, "clearRequests": requests.clear_requests,
     "followEvents": requests.follow_events,
-    **dashboard.HANDLERS,
+    **docs.HANDLERS, **dashboard.HANDLERS,
 }
