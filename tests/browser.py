@@ -11,6 +11,8 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -30,14 +32,9 @@ def browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
-    """A fresh headless Chromium (a Selenium WebDriver) with an empty profile, quit after the test."""
-    missing = browser_missing()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A fresh headless Chromium (a Selenium WebDriver) with an empty profile, quit and removed afterwards."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -53,3 +50,15 @@ def browser() -> Iterator[object]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Chromium for one test; skipped where it is not installed, failed under CI."""
+    missing = browser_missing()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    with chromium() as driver:
+        yield driver

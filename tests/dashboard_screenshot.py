@@ -7,16 +7,14 @@ finished and running, one failed through an armed fault, a refused one, a fault 
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.browser import CHROMEDRIVER, CHROMIUM, FLAGS, browser_missing
+from tests.browser import browser_missing, chromium
 from tests.servers import running_mock
 
 API = "lovlychat"
@@ -69,19 +67,10 @@ def make_activity(mock: dict[str, Any]) -> Callable[[], None]:
 
 
 def screenshot(base_url: str, token: str, tenant_id: str, out: Path, later: Callable[[], None]) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="genmock-chromium-")
-    options.add_argument(f"--user-data-dir={profile}")
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    try:
+    with chromium() as driver:
         driver.set_window_size(WIDTH, 1000)
         driver.get(f"{base_url}/__genmock/ui")
         wait = WebDriverWait(driver, 20)
@@ -106,9 +95,6 @@ def screenshot(base_url: str, token: str, tenant_id: str, out: Path, later: Call
         wait.until(lambda d: d.execute_script("return document.documentElement.scrollHeight <= innerHeight"))
         out.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(out))
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
