@@ -98,6 +98,20 @@ def expand(driver: Any, method: str, path: str) -> Any:
     return block
 
 
+def shown_in(driver: Any, method: str, path: str, css: str) -> Any:
+    """Wait until an operation's block shows an element matching css (Swagger UI renders an opened operation's
+    body before it has resolved the operation, and its controls after); that element."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def found(_: Any) -> Any:
+        block = driver.execute_script(FIND_OPERATION, method, path)
+        elements = block.find_elements(By.CSS_SELECTOR, css) if block is not None else []
+        return elements[0] if elements and elements[0].is_displayed() else False
+
+    return WebDriverWait(driver, WAIT).until(found)
+
+
 def test_the_static_site_shows_every_operation_of_every_spec(site: Path, browser: Any) -> None:  # noqa: F811
     for page, name in PAGES.items():
         rendered = render(browser, (site / f"{page}.html").as_uri())
@@ -216,7 +230,6 @@ def test_the_websocket_page_lists_every_channel_and_message(site: Path, browser:
 
 def test_genmock_serve_serves_the_reference_of_each_origin(browser: Any) -> None:  # noqa: F811
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     with running_mock() as mock:
         origin = mock["apis"]["lovlychat"]["base_url"]
@@ -255,10 +268,11 @@ def test_genmock_serve_serves_the_reference_of_each_origin(browser: Any) -> None
         dialog = browser.find_element(By.ID, "auth-bearer-value").find_element(By.XPATH, "./ancestor::form")
         dialog.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         dialog.find_element(By.CSS_SELECTOR, ".btn-done").click()
-        block = expand(browser, "GET", "/v1/pricing")
-        block.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
-        block.find_element(By.CSS_SELECTOR, ".execute").click()
-        WebDriverWait(browser, WAIT).until(lambda _: block.find_elements(By.CSS_SELECTOR, ".live-responses-table"))
+        expand(browser, "GET", "/v1/pricing")
+        shown_in(browser, "GET", "/v1/pricing", ".try-out__btn").click()
+        shown_in(browser, "GET", "/v1/pricing", ".execute").click()
+        shown_in(browser, "GET", "/v1/pricing", ".live-responses-table")
+        block = browser.execute_script(FIND_OPERATION, "GET", "/v1/pricing")
         assert block.find_element(By.CSS_SELECTOR, ".request-url pre").text == f"{origin}/v1/pricing"
         assert f"{origin}/v1/pricing" in block.find_element(By.CSS_SELECTOR, ".curl").text
         status = block.find_element(By.CSS_SELECTOR, ".live-responses-table tbody td.response-col_status")
