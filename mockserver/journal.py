@@ -1,9 +1,9 @@
 """The request journal: the last requests made to one API origin, what each was answered, the tenant it came
 from and what it did to state (`GET /__genmock/requests`, like WireMock's request journal).
 
-Recording is kept cheap because it happens on every request: a record holds references to what the server
-already has (the scope's headers, the body chunks) and caps what it copies; masking, decoding and filtering
-happen only when someone reads the journal.
+Recording is kept cheap because it happens on every request: a record keeps what the server already made (the
+scope, the headers, the body chunks) without copying it; masking, decoding and filtering happen only when
+someone reads the journal.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import base64
 import fnmatch
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,25 +33,21 @@ _LISTENER_BACKLOG = 1000  # records a slow follower may fall behind before it mi
 class Record(effects.Collector):
     """One request as it was received and answered; its tenant and effects filled in while it runs.
 
-    What the server already made (the scope, the answer's start message, body chunks) is kept as is: the work
-    of showing it is done only when the journal is read.
+    Made for every request, so it sets only what each request has (the class holds the other fields' defaults),
+    and keeps what the server already made (the headers, the body chunks) without copying it.
     """
 
-    __slots__ = ("id", "scope", "received_at", "finished_at", "body", "body_size", "start", "response_body",
-                 "response_size", "close_code", "_receive", "_send")
+    finished_at: float | None = None
+    body = response_body = b""  # the first BODY_LIMIT bytes of each
+    body_size = response_size = 0
+    status: int | None = None
+    response_headers: list[tuple[bytes, bytes]] = []  # noqa: RUF012  (never changed: replaced by the answer's)
+    close_code: int | None = None
 
     def __init__(self, number: int, scope: Scope, receive: Receive, send: Send) -> None:
-        self.tenant_id = None
-        self.effects = []
         self.id = number
         self.scope = scope
         self.received_at = time.time()
-        self.finished_at: float | None = None
-        self.body: list[bytes] | None = None
-        self.body_size = self.response_size = 0
-        self.start: Message | None = None  # http.response.start, or a websocket.accept / websocket.close
-        self.response_body: list[bytes] | None = None
-        self.close_code: int | None = None
         self._receive = receive
         self._send = send
 
@@ -68,55 +64,54 @@ class Record(effects.Collector):
         return self.scope["path"]
 
     @property
-    def status(self) -> int | None:
-        start = self.start
-        if start is None:
-            return None
-        kind = start["type"]
-        if kind == "http.response.start":
-            return start["status"]
-        return 101 if kind == "websocket.accept" else 403  # closed before it was accepted: uvicorn answers 403
-
-    @property
     def complete(self) -> bool:
         return self.finished_at is not None
+
+    def finish(self) -> None:
+        """The exchange is over: let go of the connection."""
+        self.finished_at = time.time()
+        del self._receive, self._send
 
     async def receive(self) -> Message:
         message = await self._receive()
         if message["type"] == "http.request":
             chunk = message.get("body", b"")
             if chunk:
-                self.body = _keep(self.body, self.body_size, chunk)
+                self.body = _kept(self.body, chunk)
                 self.body_size += len(chunk)
         return message
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        """The server's send, noting the answer on the way (a plain function returning the server's awaitable: no
+        coroutine of its own, the cost of one per message)."""
         kind = message["type"]
         if kind == "http.response.body":
             chunk = message.get("body", b"")
             if chunk:
-                self.response_body = _keep(self.response_body, self.response_size, chunk)
-                self.response_size += len(chunk)
-            if not message.get("more_body"):
-                self.finished_at = time.time()
+                size = self.response_size
+                self.response_body = chunk if not size and len(chunk) <= BODY_LIMIT else \
+                    _kept(self.response_body, chunk)
+                self.response_size = size + len(chunk)
+        elif kind == "http.response.start":
+            self.status = message["status"]
+            self.response_headers = message.get("headers", [])
+        elif kind == "websocket.accept":
+            self.status = 101
         elif kind == "websocket.close":
             self.close_code = message.get("code", 1000)
-            if self.start is None:
-                self.start = message
-        elif kind in ("http.response.start", "websocket.accept"):
-            self.start = message
-        await self._send(message)
+            if self.status is None:
+                self.status = 403  # closed before it was accepted: uvicorn answers the upgrade 403
+        return self._send(message)
 
 
-def _keep(chunks: list[bytes] | None, size: int, chunk: bytes) -> list[bytes] | None:
-    """The chunks kept so far with what of `chunk` still fits under BODY_LIMIT."""
-    if size >= BODY_LIMIT:
-        return chunks
-    part = chunk if size + len(chunk) <= BODY_LIMIT else chunk[:BODY_LIMIT - size]
-    if chunks is None:
-        return [part]
-    chunks.append(part)
-    return chunks
+def _kept(kept: bytes, chunk: bytes) -> bytes:
+    """What is kept of a body after `chunk`: its first BODY_LIMIT bytes (one chunk, most often: no copy)."""
+    room = BODY_LIMIT - len(kept)
+    if room <= 0:
+        return kept
+    if not kept and len(chunk) <= BODY_LIMIT:
+        return chunk
+    return kept + chunk[:room]
 
 
 class Journal:
@@ -149,9 +144,7 @@ class Journal:
             await app(scope, record.receive, record.send)
         finally:
             effects.stop(token)
-            if record.finished_at is None:
-                record.finished_at = time.time()
-            record._receive = record._send = None  # type: ignore[assignment]  (nothing of the connection kept)
+            record.finish()
             if self._listeners:
                 self._publish(record)
 
@@ -198,7 +191,8 @@ class Journal:
         view: dict[str, Any] = {
             "id": record.id, "receivedAt": iso(record.received_at), "method": record.method, "path": record.path,
             "query": self._masked_query_text(record.scope.get("query_string", b"")),
-            "headers": self._masked(record.scope["headers"]), "tenantId": record.tenant_id,
+            "headers": self._masked(record.scope["headers"]),
+            "tenantId": record.tenant_id,
             "complete": finished is not None, "status": record.status,
             "durationMs": None if finished is None else round((finished - record.received_at) * 1000, 3),
         }
@@ -210,7 +204,7 @@ class Journal:
         if record.status is None or record.websocket:
             view["response"] = None
         else:
-            response: dict[str, Any] = {"headers": self._masked(record.start.get("headers", []))}  # type: ignore[union-attr]
+            response: dict[str, Any] = {"headers": self._masked(record.response_headers)}
             if bodies:
                 response.update(_body_view(record.response_body, record.response_size))
             else:
@@ -220,7 +214,7 @@ class Journal:
             view.update(body=None, bodyTruncated=False)
         return view
 
-    def _masked(self, headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    def _masked(self, headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
         shown: dict[str, str] = {}
         for raw_name, raw_value in headers:
             name = raw_name.decode("latin-1").lower()
@@ -270,8 +264,7 @@ def _status_test(status: str) -> Callable[[Record], bool]:
     return lambda record: record.status == code
 
 
-def _body_view(chunks: list[bytes] | None, size: int) -> dict[str, Any]:
-    raw = b"".join(chunks or ())
+def _body_view(raw: bytes, size: int) -> dict[str, Any]:
     view: dict[str, Any] = {"bodyTruncated": size > len(raw)}
     if not raw:
         view["body"] = None

@@ -13,39 +13,34 @@ from typing import Any
 
 
 class Collector:
-    """The tenant a request's credentials named and what it did, in order: (kind, value) pairs."""
+    """The tenant a request's credentials named and what it did, in order: (kind, value) pairs.
 
-    __slots__ = ("tenant_id", "effects")
+    Nothing is set until there is something to say (the class holds the defaults): most requests change nothing,
+    and a collector is made for every request the journal records.
+    """
 
-    def __init__(self) -> None:
-        self.tenant_id: str | None = None
-        self.effects: list[tuple[str, Any]] = []
+    tenant_id: str | None = None
+    effects: list[tuple[str, Any]] | tuple[()] = ()
 
 
 _current: ContextVar[Collector | None] = ContextVar("genmock_effects", default=None)
 
-
-def current() -> Collector | None:
-    return _current.get()
-
-
-def collect(collector: Collector) -> object:
-    """Make `collector` receive this task's notes; returns the token `stop` takes."""
-    return _current.set(collector)
-
-
-def stop(token: object) -> None:
-    _current.reset(token)  # type: ignore[arg-type]
+current = _current.get
+collect = _current.set  # make a collector receive this task's notes; returns the token `stop` takes
+stop = _current.reset
 
 
 def note(kind: str, value: Any) -> None:
     collector = _current.get()
     if collector is not None:
-        collector.effects.append((kind, value))
+        if collector.effects:
+            collector.effects.append((kind, value))  # type: ignore[union-attr]
+        else:
+            collector.effects = [(kind, value)]
 
 
 def discard() -> None:
     """The request's writes were rolled back: it did nothing."""
     collector = _current.get()
     if collector is not None:
-        collector.effects.clear()
+        collector.effects = ()
