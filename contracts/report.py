@@ -7,6 +7,32 @@ from typing import Any
 
 LAYERS = ("schema", "responses", "stateful")
 RUN = "run"  # notes on the run as a whole rather than one layer: whose wallets it spent, what it cleaned up
+ALL = "all"  # --allow-unverified all: accept every gap
+
+# What a run may be unable to verify, by the name `--allow-unverified` takes: neither held nor violated, each
+# is reported, and `genmock check` exits NOT_VERIFIED unless the user accepted it.
+UNVERIFIABLE = {
+    "tenant_isolation": "tenants never see, use or delete each other's models, jobs, prompts or assets "
+                        "(needs --second-key, or --admin-token)",
+    "concurrent_debit": "parallel paid requests on one wallet are charged exactly (needs --admin-token or "
+                        "--race-key)",
+    "exact_price": "each charge is the published or given price (LucyDream: needs --price or --admin-token)",
+    "paid_generation": "a paid generation succeeds and is charged (LucyDream: needs --model-id and "
+                       "--safetensors-path, or --admin-token)",
+    "model_creation": "training a model: its price, its 409 while one trains (LucyDream: needs --admin-token)",
+    "paid_job_tour": "the answers that follow a paid job: its polls, assets and gallery (needs a wallet that pays)",
+    "payment_required": "a create the wallet cannot pay is refused with 402 and costs nothing (needs "
+                        "--admin-token, or a wallet short of some price)",
+    "queue_full": "a full queue answers 429 and removals free it (AliveAI)",
+    "video_routes": "the routes that edit a finished video (AliveAI)",
+    "ws_isolation": "a user's websocket channels refuse other users (AliveAI: needs --second-key or --admin-token)",
+    "chat_isolation": "a user's characters, personas and chats are not another's (AliveAI: needs --second-key "
+                      "or --admin-token)",
+    "chat_streams": "NDJSON chat replies: order, one terminal event, what is stored (AliveAI)",
+    "stream_error_consistent": "a reply that fails mid-stream ends with an error and stores nothing (AliveAI: "
+                               "needs --admin-token, to arm the fault)",
+    "unchecked_operations": "operations the suite has no contracts for yet",
+}
 
 
 @dataclass(frozen=True)
@@ -16,6 +42,16 @@ class Finding:
     operation: str  # e.g. "POST /wp-json/apiservices/v1/generate"
     message: str
     reproduction: str = ""  # curl line(s), or the failing sequence of a state machine
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A property a layer could not verify, and why."""
+
+    layer: str
+    property: str  # a key of UNVERIFIABLE
+    reason: str
+    accepted: bool = False  # the user said so (--allow-unverified): reported, not failed
 
 
 @dataclass
@@ -30,11 +66,26 @@ class Report:
     # operations the schema and responses layers did not send (the profile's unchecked tags): "METHOD /path", why
     unverified: list[str] = field(default_factory=list)
     unverified_reason: str = ""
+    gaps: list[Gap] = field(default_factory=list)
+    accepted: frozenset[str] = frozenset()  # the gaps the user accepted (--allow-unverified), or {ALL}
     _seen: set[tuple[str, ...]] = field(default_factory=set, repr=False)
 
     @property
     def ok(self) -> bool:
         return not self.findings
+
+    @property
+    def open_gaps(self) -> list[Gap]:
+        """What could not be verified and was not accepted: such a run is not a pass."""
+        return [gap for gap in self.gaps if not gap.accepted]
+
+    def cannot_verify(self, layer: str, name: str, reason: str) -> None:
+        """Record that `layer` could not verify the property `name` (once per layer and property)."""
+        if name not in UNVERIFIABLE:
+            raise ValueError(f"unknown property {name!r}: add it to contracts.report.UNVERIFIABLE")
+        if any(gap.layer == layer and gap.property == name for gap in self.gaps):
+            return
+        self.gaps.append(Gap(layer, name, reason, ALL in self.accepted or name in self.accepted))
 
     def add(self, finding: Finding, dedupe: str | None = None) -> bool:
         """Record a finding unless one with the same layer, check, operation and `dedupe` key (default: the
@@ -50,6 +101,8 @@ class Report:
         """Record operations no layer checks (neither held nor broken: not verified)."""
         self.unverified = list(operations)
         self.unverified_reason = reason
+        if operations:
+            self.cannot_verify(RUN, "unchecked_operations", f"{len(operations)} operation(s) ({reason})")
 
     def note(self, layer: str, text: str) -> None:
         self.notes.setdefault(layer, []).append(text)
@@ -77,6 +130,7 @@ class Report:
             lines.append("")
             lines.append(f"[{layer}] {verdict}{timing}{ran}: {len(findings)} finding(s)")
             lines.extend(f"  note: {text}" for text in self.notes.get(layer, []))
+            lines.extend(f"  {_gap_line(gap)}" for gap in self.gaps if gap.layer == layer)
             for number, finding in enumerate(findings, 1):
                 lines.append(f"  {number}. {finding.check} on {finding.operation}")
                 lines.extend(f"     {line}" for line in finding.message.splitlines())
@@ -86,6 +140,10 @@ class Report:
         if self.notes.get(RUN):
             lines.append("")
             lines.extend(f"note: {text}" for text in self.notes[RUN])
+        if self.open_gaps:
+            lines.append("")
+            lines.append(f"NOT VERIFIED: {', '.join(sorted({gap.property for gap in self.open_gaps}))}: give what "
+                         "each needs, or accept the gap with --allow-unverified NAME (repeatable; all: every one)")
         if self.unverified:
             lines.append("")
             lines.append(f"NOT VERIFIED: {len(self.unverified)} operation(s) that the schema and responses layers "
@@ -98,14 +156,27 @@ class Report:
     def _verdict(self) -> str:
         if not self.ok:
             return f"FAILED: {len(self.findings)} finding(s)"
-        if self.unverified:
-            return f"OK: every contract checked held; {len(self.unverified)} operation(s) not verified (see above)"
+        if self.open_gaps:
+            return f"NOT VERIFIED: every contract checked held, but {len(self.open_gaps)} could not be checked"
+        if self.gaps:
+            return f"OK: every contract checked held; {len(self.gaps)} gap(s) accepted (--allow-unverified)"
         return "OK: every contract held"
 
+    @property
+    def verdict(self) -> str:
+        """held, violated or not verified: the run as a whole."""
+        return "violated" if self.findings else "not verified" if self.open_gaps else "held"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"api": self.api, "base_url": self.base_url, "ok": self.ok, "layers": self.layers,
-                "seconds": self.seconds, "notes": self.notes, "counts": self.counts, "unverified": self.unverified,
+        return {"api": self.api, "base_url": self.base_url, "ok": self.ok, "verdict": self.verdict,
+                "layers": self.layers, "seconds": self.seconds, "notes": self.notes, "counts": self.counts,
+                "unverified": self.unverified, "gaps": [asdict(gap) for gap in self.gaps],
                 "findings": [asdict(finding) for finding in self.findings]}
 
     def _of(self, layer: str) -> list[Finding]:
         return [finding for finding in self.findings if finding.layer == layer]
+
+
+def _gap_line(gap: Gap) -> str:
+    status = "not verified (accepted)" if gap.accepted else "NOT VERIFIED"
+    return f"{status}: {gap.property}: {gap.reason}"

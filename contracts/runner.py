@@ -1,8 +1,8 @@
 """`genmock check`: judge a server of an API against its contracts, print the report, exit 1 on any finding.
 
 Exit codes: 0 every contract held, 1 at least one finding, 2 usage error (bad arguments, unreachable server,
-a refused key, login or admin token). Operations the suite has no contracts for yet (the profile's unchecked
-tags) are not verified, and the report says so.
+a refused key, login or admin token), 3 no finding but some property could not be verified (e.g. tenant
+isolation without a second tenant's key) and was not accepted with --allow-unverified.
 
 With an admin token the run leaves the server as it found it: it removes every tenant it created (and with
 them their jobs, assets, ledger entries and faults) and puts the clock back in its mode; without --key it
@@ -24,11 +24,12 @@ from contracts import schema
 from contracts.apis import PROFILES, REFUSED, KeyProbe, profile
 from contracts.client import key_scheme
 from contracts.progress import Progress, for_stream
-from contracts.report import LAYERS, Finding, Report
+from contracts.report import ALL, LAYERS, UNVERIFIABLE, Finding, Report
 from contracts.session import LoginRefused, broke_key, open_session
 from contracts.target import ADMIN_PREFIX, AdminError, Target
 
 DEFAULT_MAX_EXAMPLES = 50
+HELD, VIOLATED, USAGE, NOT_VERIFIED = 0, 1, 2, 3  # exit codes
 
 
 class UsageError(Exception):
@@ -36,16 +37,18 @@ class UsageError(Exception):
 
 
 def run(target: Target, layers: Sequence[str] = LAYERS, max_examples: int = DEFAULT_MAX_EXAMPLES,
-        seed: int = 0, shrink: bool = True, progress: Progress | None = None) -> Report:
+        seed: int = 0, shrink: bool = True, progress: Progress | None = None,
+        accepted: frozenset[str] = frozenset()) -> Report:
     """Run the given layers (in the order schema, responses, stateful) and return their report.
 
     `shrink` off reports failures as first found (faster; longer reproductions); `progress` is told what
-    runs as it goes. Raises AdminError when the admin API refuses to set up the run."""
+    runs as it goes; `accepted` names the gaps (contracts.report.UNVERIFIABLE) that do not fail the run. Raises
+    AdminError when the admin API refuses to set up the run."""
     unknown = set(layers) - set(LAYERS)
     if unknown:
         raise UsageError(f"unknown layer(s) {', '.join(sorted(unknown))}; known: {', '.join(LAYERS)}")
     api = profile(target.api)
-    report = Report(target.api, target.root)
+    report = Report(target.api, target.root, accepted=accepted)
     report.not_verified(schema.unchecked(target, api), ", ".join(api.unchecked_tags))
     progress = progress or Progress()
     session = open_session(target, report, progress)
@@ -79,9 +82,10 @@ def main(argv: Sequence[str]) -> int:
     try:
         args = parser.parse_args(list(argv))
     except SystemExit as exit_:
-        return 0 if exit_.code == 0 else 2
+        return HELD if exit_.code == 0 else USAGE
     try:
         target = _target(args)
+        accepted = _accepted(args.allow_unverified)
         layers = [layer.strip() for layer in args.layers.split(",") if layer.strip()]
         if not layers or set(layers) - set(LAYERS):
             raise UsageError(f"--layers takes a comma-separated subset of {','.join(LAYERS)}")
@@ -90,16 +94,25 @@ def main(argv: Sequence[str]) -> int:
         _preflight(target)
         progress = for_stream(sys.stderr)
         try:
-            report = run(target, layers, args.max_examples, args.seed, not args.no_shrink, progress)
+            report = run(target, layers, args.max_examples, args.seed, not args.no_shrink, progress, accepted)
         finally:
             progress.close()
     except (UsageError, AdminError, LoginRefused) as error:
         print(f"genmock check: {error}", file=sys.stderr)
-        return 2
+        return USAGE
     print(report.render())
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-    return 0 if report.ok else 1
+    return VIOLATED if report.findings else NOT_VERIFIED if report.open_gaps else HELD
+
+
+def _accepted(values: Sequence[str]) -> frozenset[str]:
+    names = frozenset(name.strip() for value in values for name in value.split(",") if name.strip())
+    unknown = sorted(names - set(UNVERIFIABLE) - {ALL})
+    if unknown:
+        raise UsageError(f"--allow-unverified: unknown {', '.join(unknown)}; known: {ALL}, "
+                         f"{', '.join(sorted(UNVERIFIABLE))}")
+    return names
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -143,6 +156,9 @@ def _parser() -> argparse.ArgumentParser:
                                            "property may spend (parallel jobs it covers only in part; best a wallet "
                                            "of a few images)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON to this file")
+    parser.add_argument("--allow-unverified", action="append", default=[], metavar="NAME",
+                        help="do not fail (exit 3) when this property cannot be verified with what was given "
+                             "(repeatable or comma-separated; all: any): " + ", ".join(sorted(UNVERIFIABLE)))
     return parser
 
 

@@ -4,6 +4,7 @@ refused keys as usage errors."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,28 @@ def test_on_a_terminal_the_progress_is_a_live_display() -> None:
 
     shown = terminal.getvalue()
     assert "[schema]" in shown and "12 examples" in shown and "1 finding(s)" in shown
+
+
+def test_what_could_not_be_verified_fails_the_run_unless_accepted(mock_server: dict[str, Any], tmp_path: Path) -> None:
+    """Without a second tenant's key, without --price and without an admin token, isolation, the exact price and
+    model creation are not verified: the run is not a pass (exit 3) until the user accepts those gaps by name."""
+    api = mock_server["apis"]["lucydream"]
+    given = ("--base-url", api["base_url"], "--key", api["credentials"][0], "--model-id", "12345",
+             "--safetensors-path", "https://your-bucket-url/12345.safetensors", "--max-examples", "5", "--no-shrink")
+
+    gaps = genmock_check("lucydream", *given, "--json", str(tmp_path / "gaps.json"))
+    accepted = genmock_check("lucydream", *given, "--allow-unverified", "tenant_isolation,model_creation",
+                             "--allow-unverified", "exact_price", "--json", str(tmp_path / "accepted.json"))
+    unknown = genmock_check("lucydream", *given, "--allow-unverified", "isolation")
+
+    assert gaps.returncode == 3, gaps.stdout + gaps.stderr
+    report = json.loads((tmp_path / "gaps.json").read_text())
+    assert report["verdict"] == "not verified" and report["findings"] == []
+    assert {(gap["property"], gap["accepted"]) for gap in report["gaps"]} == {
+        ("tenant_isolation", False), ("exact_price", False), ("model_creation", False)}
+    assert "NOT VERIFIED: exact_price, model_creation, tenant_isolation" in gaps.stdout
+    assert "OK: every contract" not in gaps.stdout
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert json.loads((tmp_path / "accepted.json").read_text())["verdict"] == "held"
+    assert "3 gap(s) accepted" in accepted.stdout
+    assert unknown.returncode == 2 and "--allow-unverified: unknown isolation" in unknown.stderr

@@ -90,10 +90,12 @@ def test_genmock_check_with_only_a_key(mock_server: dict[str, Any], capsys: pyte
     target = public_target(mock_server, login=False)
     code = main(["--api", "aliveai", "--base-url", target.base_url, "--key", str(target.key), "--second-key",
                  str(target.second_key), "--layers", "stateful", "--max-examples", "3", "--no-shrink",
-                 "--job-timeout", "20", "--poll-interval", "0.02"])
+                 "--job-timeout", "20", "--poll-interval", "0.02", "--allow-unverified", "stream_error_consistent"])
 
     out = capsys.readouterr().out
     assert code == 0, out
+    # without an admin token no fault can be armed: that property is listed as not verified, and accepted
+    assert "not verified (accepted): stream_error_consistent" in out
     assert "[stateful] passed" in out and str(target.key) not in out  # shown as $KEY
 
 

@@ -75,6 +75,9 @@ def test_the_provider_workflow_checks_its_server_and_keeps_the_report(tmp_path: 
     assert checked.returncode == 0, checked.stdout + checked.stderr
     report = json.loads((tmp_path / "contract-report.json").read_text(encoding="utf-8"))
     assert report["api"] == "lucydream" and report["base_url"] == variables["GENMOCK_TARGET"]
+    assert report["verdict"] == "held"
+    assert {(gap["property"], gap["accepted"]) for gap in report["gaps"]} == {("tenant_isolation", True),
+                                                                               ("model_creation", True)}
     assert steps["Keep the report"]["with"]["path"] == "contract-report.json"
 
 

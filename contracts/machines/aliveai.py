@@ -581,7 +581,7 @@ def run(session: Session, max_examples: int, steps: int = 20, shrink: bool = Tru
                            f"faults are armed and a 429 is judged only by what it says and changes; no other client "
                            f"may use these users meanwhile")
         if not target.second_key:
-            report.note(LAYER, "no --second-key: tenant isolation is not checked")
+            report.cannot_verify(LAYER, "tenant_isolation", "no --second-key")
     world, restore = prepare(session)
     try:
         explore(session, build(session, world), world.tally, world.routes[FIRST].operation, max_examples, steps,

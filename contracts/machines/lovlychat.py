@@ -520,7 +520,7 @@ def run(session: Session, max_examples: int, steps: int = 25, shrink: bool = Tru
                            f"{target.job_timeout:g} s), no faults are armed, and the balance is only seen in "
                            f"answers to job requests; no other client may use these wallets meanwhile")
         if not target.second_key:
-            report.note(LAYER, "no --second-key: tenant isolation is not checked")
+            report.cannot_verify(LAYER, "tenant_isolation", "no --second-key")
     world, restore = prepare(session)
     if world is None:
         return

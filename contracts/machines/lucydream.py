@@ -422,13 +422,13 @@ def run(session: Session, max_examples: int, steps: int = 25, shrink: bool = Tru
     report, target = session.report, session.target
     if session.admin is None:
         if not target.model_id:
-            report.note(LAYER, "no --model-id/--safetensors-path: successful generations (and so the balance "
-                               "properties) are not exercised")
+            report.cannot_verify(LAYER, "paid_generation", "no --model-id/--safetensors-path: successful "
+                                 "generations (and so the balance properties) are not exercised")
         if not target.second_key:
-            report.note(LAYER, "no --second-key: tenant isolation is not checked")
+            report.cannot_verify(LAYER, "tenant_isolation", "no --second-key")
         if target.price is None:
-            report.note(LAYER, "no --price: the price is learnt from the first two balances, so a constant "
-                               "overcharge cannot be told from the price")
+            report.cannot_verify(LAYER, "exact_price", "no --price: the price is learnt from the first two "
+                                 "balances, so a constant overcharge cannot be told from the price")
     world, restore = prepare(session)
     try:
         explore(session, build(session, world), world.tally, OPERATION, max_examples, steps, shrink)

@@ -93,13 +93,13 @@ def run(session: Session) -> None:
     report, key = session.report, session.target.key or ""
     foreign = other_key(session)
     if foreign is None:
-        report.note(LAYER, "chat isolation: no --second-key nor --admin-token: chat_isolation is not checked")
+        report.cannot_verify(LAYER, "chat_isolation", "no --second-key nor --admin-token")
         return
     session.transcript.clear()
     with streams.clock_driver(session) as drive:
         made = streams.make_chat(session, key)
         if made is None:
-            report.note(LAYER, "chat isolation: the server refused to make a character, persona or chat")
+            report.cannot_verify(LAYER, "chat_isolation", "the server refused to make a character, persona or chat")
             return
         character, persona, chat = made
         with drive():

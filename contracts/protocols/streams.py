@@ -371,12 +371,11 @@ def run(session: Session) -> None:
         scenario = Scenario(session, drive)
         made = make_chat(session, key)
         if made is None:
-            report.note(LAYER, "streams: the server refused to make a character, persona or chat: not checked")
+            report.cannot_verify(LAYER, "chat_streams", "the server refused to make a character, persona or chat")
             return
         scenario.reply_and_regenerate(key, made[2])
         if admin is None:
-            report.note(LAYER, "streams: no --admin-token: stream_error_consistent (the chatError fault) is not "
-                               "checked")
+            report.cannot_verify(LAYER, "stream_error_consistent", "no --admin-token to arm the chatError fault")
         else:
             tenant = admin.create_tenant("contract run, streams", 100)
             fault_key = str(tenant["credentials"][0])

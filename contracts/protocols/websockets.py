@@ -275,7 +275,7 @@ def run(session: Session) -> None:
         other_key = str(uuid.uuid4())
         other_tenant = admin.create_tenant("contract run, websockets", 100, [other_key])["id"]
     if other_key is None:
-        report.note(LAYER, "websockets: no --second-key nor --admin-token: ws_isolation is not checked")
+        report.cannot_verify(LAYER, "ws_isolation", "no --second-key nor --admin-token")
     scenario = Scenario(session)
     restore = lambda: None  # noqa: E731
     if admin is not None:

@@ -41,12 +41,11 @@ class Wallet:
 def run(session: Session) -> None:
     admin, report = session.admin, session.report
     if admin is None and not session.target.race_key:
-        report.note(LAYER, f"no --admin-token nor --race-key: {CHECK} (parallel job requests on one wallet) is "
-                           "not checked")
+        report.cannot_verify(LAYER, CHECK, "no --admin-token nor --race-key")
         return
     prices = price_list(session.client.send("GET", PRICING, key=session.target.key))
     if prices is None:
-        report.note(LAYER, f"no price list: {CHECK} is not checked")
+        report.cannot_verify(LAYER, CHECK, "no price list")
         return
     restore = (lambda: None) if admin is None else freeze_clock(admin)[1]
     session.transcript.clear()
@@ -79,8 +78,8 @@ def _key_rounds(session: Session, prices: dict[tuple[str, str], int]) -> tuple[i
     wallet = Wallet(str(session.target.race_key), 0)
     reply = session.client.send("POST", JOBS, key=wallet.key, body=image_job("standard", f"probe{session.nonce}"))
     if reply.status not in (202, 402) or not isinstance(reply.field("wallet"), int):
-        session.report.note(LAYER, f"the --race-key wallet's balance could not be learnt ({reply.status}): "
-                                   f"{CHECK} is not checked")
+        session.report.cannot_verify(LAYER, CHECK, f"the --race-key wallet's balance could not be learnt "
+                                                f"({reply.status})")
         return 0, []
     wallet.balance = reply.field("wallet")
     problems: list[str] = []

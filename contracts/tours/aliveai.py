@@ -267,10 +267,11 @@ class _Tour:
             self.references = replace(self.references, video=videos[0])
             self.batch([route for route in self.routes.values() if route.source == "VIDEO"])
         else:
-            self.session.report.note(LAYER, "no finished video: the routes that edit a video were not toured")
+            self.session.report.cannot_verify(LAYER, "video_routes", "no video finished: the routes that edit one "
+                                                                "were not toured")
         if not self.full:
-            self.session.report.note(LAYER, "the queue was never full: the 429 and removals from the queue were not "
-                                            "toured")
+            self.session.report.cannot_verify(LAYER, "queue_full", "the queue was never full: the 429 and removals "
+                                                              "from the queue were not toured")
         self.listing()
         self.deletion(first)
         self.payment_required()
@@ -309,7 +310,8 @@ class _Tour:
     def foreign(self, prompt_id: str) -> None:
         """Another user's ids name nothing of one's own: 404 (nothing is charged)."""
         if self.other is None:
-            self.session.report.note(LAYER, "no --second-key: the 404s of another user's ids are not toured")
+            self.session.report.cannot_verify(LAYER, "tenant_isolation", "no --second-key: the 404s of another "
+                                                                    "user's ids are not toured")
             return
         for what, method, operation in (("another user's prompt", "GET", POLL),
                                         ("deleting another user's prompt", "DELETE", DELETE)):
@@ -449,8 +451,8 @@ class _Tour:
 
     def payment_required(self) -> None:
         if self.broke is None:
-            self.session.report.note(LAYER, "no --admin-token: the 402 is not toured (it needs a user without "
-                                            "credits)")
+            self.session.report.cannot_verify(LAYER, "payment_required", "no --admin-token: the 402 is not toured "
+                                                                    "(it needs a user without credits)")
             return
         first = self.routes[FIRST]
         reply = self.client.send("POST", first.path, key=self.broke, body=body_for(first, References()))

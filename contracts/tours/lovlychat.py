@@ -134,7 +134,8 @@ class _Tour:
         self.stop("the price list (Bearer)", reply, {200}, operation=PRICES)
         self.prices = price_list(reply) or {}
         if not self.prices:
-            self.session.report.note(LAYER, "no price list: the jobs, 402 and gallery were not toured")
+            self.session.report.cannot_verify(LAYER, "paid_job_tour", "no price list: the jobs, 402 and gallery "
+                                                                 "were not toured")
         return bool(self.prices)
 
     # --- jobs ---------------------------------------------------------------------------------------------
@@ -202,8 +203,8 @@ class _Tour:
         self.last_wallet = reply.field("wallet") if reply.status in (202, 402) else None
         if reply.status == 402 and self.session.admin is None:
             self.payment_required(reply, self.prices[body["kind"], body["variant"]], None)
-            self.session.report.note(LAYER, f"the wallet of --key could not pay for {what}: what follows from it "
-                                            f"is not toured")
+            self.session.report.cannot_verify(LAYER, "paid_job_tour", f"the wallet of --key could not pay for "
+                                                                 f"{what}: what follows from it is not toured")
             return None
         if not self.stop(what, reply, {202}) or not isinstance(reply.field("id"), str):
             return None
@@ -256,7 +257,8 @@ class _Tour:
         wallet = self.last_wallet + self.refundable if isinstance(self.last_wallet, int) else None
         dearer = [kind for kind, price in self.prices.items() if wallet is not None and price > wallet]
         if not dearer:
-            self.session.report.note(LAYER, "the wallet of --key covers every price: the 402 is not toured")
+            self.session.report.cannot_verify(LAYER, "payment_required", "the wallet of --key covers every price: "
+                                                                    "the 402 is not toured")
             return
         kind, variant = max(dearer, key=lambda pair: self.prices[pair])
         body = (image_job(variant, CHARACTER) if kind == "image" else

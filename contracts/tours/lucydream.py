@@ -50,12 +50,13 @@ def run(session: Session) -> None:
         bare = {**ready, "safetensors_path": str(target.safetensors_path).split("://", 1)[-1]}
         stop("safetensors_path without its scheme", client.send("POST", ROUTE, key=key, body=bare), outcomes)
     elif session.admin is None:
-        session.report.note(LAYER, "no --model-id/--safetensors-path: the 200 of a generation is not toured")
+        session.report.cannot_verify(LAYER, "paid_generation", "no --model-id/--safetensors-path: the 200 of a "
+                                                              "generation is not toured")
     if session.admin is not None:
         _tour_training(session, stop, generate=not given)
     else:
-        session.report.note(LAYER, "no --admin-token: model creation and 409 are left to the stateful layer "
-                                   "(and skipped there: creating models on a real server costs GPU time)")
+        session.report.cannot_verify(LAYER, "model_creation", "no --admin-token: creating models on a real "
+                                                             "server costs GPU time")
     stop.summary()
 
 
