@@ -52,6 +52,7 @@ def run(target: Target, layers: Sequence[str] = LAYERS, max_examples: int = DEFA
     report.not_verified(schema.unchecked(target, api), ", ".join(api.unchecked_tags))
     progress = progress or Progress()
     session = open_session(target, report, progress)
+    session.seed = seed
     try:
         for layer in (name for name in LAYERS if name in layers):
             report.layers.append(layer)
@@ -142,7 +143,9 @@ def _parser() -> argparse.ArgumentParser:
                              f"(default {DEFAULT_MAX_EXAMPLES})")
     parser.add_argument("--layers", default=",".join(LAYERS), help=f"comma-separated (default {','.join(LAYERS)})")
     parser.add_argument("--spec", type=Path, help="the OpenAPI document (default specs/<api>.yaml)")
-    parser.add_argument("--seed", type=int, default=0, help="schemathesis' seed (default 0: reproducible runs)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="what every layer draws from: schemathesis' examples and the state machines' "
+                             "sequences (default 0: the same seed runs the same requests; another, others)")
     parser.add_argument("--no-shrink", action="store_true",
                         help="report failures as first found, without searching for the smallest reproduction")
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, in seconds (default 30)")

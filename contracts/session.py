@@ -33,6 +33,7 @@ class Session:
     # the login {email, password} of the user of `target.key`, when known (--email/--password, or the tenant the
     # run made on an API with logins)
     account: dict[str, Any] | None = None
+    seed: int = 0  # --seed: what schemathesis and every state machine draw from (same seed, same sequences)
 
     def close(self) -> None:
         """End the run: with an admin token, remove every tenant it created and put the clock's mode back."""

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
 
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition
-from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test
 
 from contracts.client import Reply
 from contracts.report import Finding
@@ -96,19 +96,21 @@ def freeze_clock(admin: AdminClient) -> tuple[datetime | None, Callable[[], None
 
 def explore(session: Session, machine: type[RuleBasedStateMachine], tally: Tally, operation: str,
             max_examples: int, steps: int, shrink: bool) -> None:
-    """Run `max_examples` sequences of up to `steps` rules; each distinct broken property becomes a finding
-    (on `operation` unless the violation names its own) with its (shrunk, unless `shrink` is off) sequence
-    and the requests it sent."""
+    """Run `max_examples` sequences of up to `steps` rules, drawn from the session's seed (the same seed draws
+    the same sequences, another seed others); each distinct broken property becomes a finding (on `operation`
+    unless the violation names its own) with its (shrunk, unless `shrink` is off) sequence and the requests it
+    sent."""
     report = session.report
     tally.on_sequence = lambda: session.progress.step(
         f"{operation}: sequence {tally.sequences}", examples=tally.sequences,
         findings=len({violation.check for violation in tally.violations}))
     options = settings(max_examples=max_examples, stateful_step_count=steps, deadline=None, database=None,
-                       derandomize=True, report_multiple_bugs=True, print_blob=False,
+                       report_multiple_bugs=True, print_blob=False,
                        phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
                        suppress_health_check=list(HealthCheck))
     try:
-        run_state_machine_as_test(machine, settings=options)
+        # run_state_machine_as_test, but with the run's seed (it takes none)
+        seed(session.seed)(get_state_machine_test(machine, settings=options))()
     except Exception as error:  # noqa: BLE001 - every failure of the machine is a finding
         flaky = isinstance(error, FlakyFailure | FlakyStrategyDefinition)
         failures = list(_leaves(error))
