@@ -10,7 +10,7 @@ RUN = "run"  # notes on the run as a whole rather than one layer: whose wallets 
 ALL = "all"  # --allow-unverified all: accept every gap
 
 # What a run may be unable to verify, by the name `--allow-unverified` takes: neither held nor violated, each
-# is reported, and `genmock check` exits NOT_VERIFIED unless the user accepted it.
+# is reported, and `genmock check` exits 3 (not verified) unless the user accepted it.
 UNVERIFIABLE = {
     "tenant_isolation": "tenants never see, use or delete each other's models, jobs, prompts or assets "
                         "(needs --second-key, or --admin-token)",

@@ -29,7 +29,8 @@ from contracts.session import LoginRefused, broke_key, open_session
 from contracts.target import ADMIN_PREFIX, AdminError, Target
 
 DEFAULT_MAX_EXAMPLES = 50
-HELD, VIOLATED, USAGE, NOT_VERIFIED = 0, 1, 2, 3  # exit codes
+USAGE = 2  # the exit code of a run that could not start; the others follow the report's verdict
+EXIT_CODES = {"held": 0, "violated": 1, "not verified": 3}
 
 
 class UsageError(Exception):
@@ -83,7 +84,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         args = parser.parse_args(list(argv))
     except SystemExit as exit_:
-        return HELD if exit_.code == 0 else USAGE
+        return EXIT_CODES["held"] if exit_.code == 0 else USAGE
     try:
         target = _target(args)
         accepted = _accepted(args.allow_unverified)
@@ -104,7 +105,7 @@ def main(argv: Sequence[str]) -> int:
     print(report.render())
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-    return VIOLATED if report.findings else NOT_VERIFIED if report.open_gaps else HELD
+    return EXIT_CODES[report.verdict]
 
 
 def _accepted(values: Sequence[str]) -> frozenset[str]:

@@ -88,10 +88,8 @@ class Record(effects.Collector):
         if kind == "http.response.body":
             chunk = message.get("body", b"")
             if chunk:
-                size = self.response_size
-                self.response_body = chunk if not size and len(chunk) <= BODY_LIMIT else \
-                    _kept(self.response_body, chunk)
-                self.response_size = size + len(chunk)
+                self.response_body = _kept(self.response_body, chunk)
+                self.response_size += len(chunk)
         elif kind == "http.response.start":
             self.status = message["status"]
             self.response_headers = message.get("headers", [])

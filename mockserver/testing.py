@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+# mockserver.dialects.NAMES, repeated: importing the dialects (and the router with them) would add a quarter of
+# a second to every pytest run of everyone who installs genmock (tests/test_examples.py keeps the two equal)
 API_NAMES = ("lovlychat", "aliveai", "lucydream")
 START_TIMEOUT = 30.0  # seconds for `genmock serve` to answer on every origin
 

@@ -133,3 +133,9 @@ def test_the_ini_file_chooses_the_apis(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess()
     assert result.ret != 0
     result.stderr.fnmatch_lines(["*genmock_apis: unknown API nothing*"])
+
+
+def test_the_plugin_knows_the_apis_genmock_serves() -> None:
+    from mockserver import dialects, testing
+
+    assert testing.API_NAMES == dialects.NAMES
