@@ -21,6 +21,7 @@ import platform
 import sys
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,9 @@ class Request:
                 "method": self.method, "root_path": "", "path": path, "raw_path": path.encode(),
                 "query_string": query.encode(), "headers": headers, "state": {}}
 
-    @property
+    @cached_property
     def raw_body(self) -> bytes:
+        """The body as sent: encoded once, not in the timed loop."""
         return b"" if self.body is None else json.dumps(self.body).encode()
 
 
