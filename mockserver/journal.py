@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import fnmatch
+import itertools
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.engine import effects
@@ -28,13 +30,16 @@ MASK_KEEP = 4  # characters of a credential shown
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
 CREDENTIAL_QUERY = frozenset({"token", "access_token", "api_key", "apikey", "key"})
 _LISTENER_BACKLOG = 1000  # records a slow follower may fall behind before it misses some
+RECORD = "genmock.record"  # the scope key under which a recorded request's Record is found
 
 
 class Record(effects.Collector):
     """One request as it was received and answered; its tenant and effects filled in while it runs.
 
     Made for every request, so it sets only what each request has (the class holds the other fields' defaults),
-    and keeps what the server already made (the headers, the body chunks) without copying it.
+    and keeps what the server already made (the headers, the body chunks, the answer's header list) without
+    copying it. An HTTP answer is noted from the response object as it is sent (`answered`), not message by
+    message.
     """
 
     finished_at: float | None = None
@@ -43,13 +48,14 @@ class Record(effects.Collector):
     status: int | None = None
     response_headers: list[tuple[bytes, bytes]] = []  # noqa: RUF012  (never changed: replaced by the answer's)
     close_code: int | None = None
+    _send: Send
+    _watched = False
 
-    def __init__(self, number: int, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, number: int, scope: Scope, receive: Receive) -> None:
         self.id = number
         self.scope = scope
         self.received_at = time.time()
         self._receive = receive
-        self._send = send
 
     @property
     def websocket(self) -> bool:
@@ -70,20 +76,54 @@ class Record(effects.Collector):
     def finish(self) -> None:
         """The exchange is over: let go of the connection."""
         self.finished_at = time.time()
-        del self._receive, self._send
+        self._receive = self._send = None  # type: ignore[assignment]
+        del self.scope[RECORD]  # (no cycle between the two: the record goes with its last reference)
 
     async def receive(self) -> Message:
+        """The server's receive, keeping the body on the way (called only by those who read it: never for a GET)."""
         message = await self._receive()
         if message["type"] == "http.request":
-            chunk = message.get("body", b"")
+            self.received((message.get("body", b""),))
+        return message
+
+    @property
+    def unrecorded_receive(self) -> Receive:
+        """The server's own receive, for a reader that notes what it read itself (`received`)."""
+        return self._receive
+
+    def received(self, chunks: Iterable[bytes]) -> None:
+        """Note body chunks read from the request."""
+        for chunk in chunks:
             if chunk:
                 self.body = _kept(self.body, chunk)
                 self.body_size += len(chunk)
-        return message
+
+    def answered(self, response: Response, send: Send) -> Send:
+        """Note `response`, about to be sent with `send`; returns the send to send it with. The status and the
+        header list are the response's own (headers added on the way, CORS's, land in that list); the body of a
+        plain Response (which sends just its `body`) is kept as is, any other's as it is sent."""
+        if self._watched:
+            return send
+        self.status = response.status_code
+        self.response_headers = response.raw_headers
+        if type(response).__call__ is not _PLAIN_SEND:
+            self._send = send
+            return self.send
+        body = response.body
+        self.response_body = body if len(body) <= BODY_LIMIT else body[:BODY_LIMIT]
+        self.response_size = len(body)
+        return send
+
+    def watch(self, send: Send) -> Send:
+        """Note the answer message by message as it reaches `send`, rather than from the response object: for
+        answers that middleware changes on their way out (CORS adds headers on a copy of the list)."""
+        self._send = send
+        self._watched = True
+        return self.send
 
     def send(self, message: Message) -> Awaitable[None]:
-        """The server's send, noting the answer on the way (a plain function returning the server's awaitable: no
-        coroutine of its own, the cost of one per message)."""
+        """The server's send, noting what goes through (a streamed body, a watched answer, a websocket's fate) on
+        the way: a plain function returning the server's awaitable, no coroutine of its own per message."""
         kind = message["type"]
         if kind == "http.response.body":
             chunk = message.get("body", b"")
@@ -100,6 +140,19 @@ class Record(effects.Collector):
             if self.status is None:
                 self.status = 403  # closed before it was accepted: uvicorn answers the upgrade 403
         return self._send(message)
+
+
+_PLAIN_SEND = Response.__call__  # sends the status, the headers and `body`, nothing else
+
+
+def send_answer(response: Response, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    """Send `response`, the request's journal record (if it is recorded) noting it on the way: every answer of an
+    API origin leaves through here. (A plain function returning the response's awaitable: no coroutine of its own
+    on every request's path.)"""
+    record: Record | None = scope.get(RECORD)
+    if record is not None:
+        send = record.answered(response, send)
+    return response(scope, receive, send)
 
 
 def _kept(kept: bytes, chunk: bytes) -> bytes:
@@ -119,8 +172,8 @@ class Journal:
                  credential_query: Iterable[str] = ()) -> None:
         self.size = size
         self._records: deque[Record] = deque(maxlen=size or None)
-        self._next = 1
-        self.dropped = 0
+        self._numbers = itertools.count(1)
+        self._kept_from = 0  # the number of the last record cleared: those after it were kept or dropped
         self._masked_headers = CREDENTIAL_HEADERS | {name.lower() for name in credential_headers}
         self._masked_query = CREDENTIAL_QUERY | set(credential_query)
         self._listeners: set[asyncio.Queue[Record]] = set()
@@ -130,16 +183,16 @@ class Journal:
         return self.size > 0
 
     async def record(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
-        """Run `app` on the request, recording it: what was received, what was sent, and what it did."""
-        record = Record(self._next, scope, receive, send)
-        self._next += 1
-        records = self._records
-        if len(records) == self.size:
-            self.dropped += 1
-        records.append(record)
+        """Run `app` on the request, recording it: what was received, what was answered (noted by
+        `send_answer`; a websocket's frames as they are sent), and what it did."""
+        record = Record(next(self._numbers), scope, receive)
+        self._records.append(record)
+        scope[RECORD] = record
+        if scope["type"] == "websocket":
+            send = record.watch(send)
         token = effects.collect(record)
         try:
-            await app(scope, record.receive, record.send)
+            await app(scope, record.receive, send)
         finally:
             effects.stop(token)
             record.finish()
@@ -155,9 +208,17 @@ class Journal:
         """Each request once answered, as it happens (`async with journal.follow() as follow: await follow()`)."""
         return _Follower(self._listeners)
 
+    @property
+    def dropped(self) -> int:
+        """Records forgotten to make room since the journal was last cleared."""
+        records = self._records
+        return records[-1].id - self._kept_from - len(records) if records else 0
+
     def clear(self) -> None:
-        self._records.clear()
-        self.dropped = 0
+        records = self._records
+        if records:
+            self._kept_from = records[-1].id
+        records.clear()
 
     def records(self) -> Iterator[Record]:
         return iter(list(self._records))

@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from mockserver.engine import effects
 from mockserver.engine.store import Store
+from mockserver.journal import RECORD, Record, send_answer
 from mockserver.spec import (
     BodyBranch,
     CompiledSpec,
@@ -151,7 +152,7 @@ class SpecRouter:
         # nothing leaves before what it acknowledges, or could have seen, is committed (a no-op when nothing
         # is pending; else the group commit of every request of this turn of the event loop)
         await self.store.durable()
-        await response(scope, receive, send)
+        await send_answer(response, scope, receive, send)
 
     async def dispatch(self, request: Request) -> Response:
         matched = self.match(request.scope["path"])
@@ -231,26 +232,33 @@ class BodyRefused(Exception):
 
 
 async def read_body(request: Request, limit: int, timeout: float = BODY_TIMEOUT) -> bytes:
-    """The whole body, read in linear time; BodyRefused (413) past `limit` bytes, (408) past `timeout` s."""
+    """The whole body, read in linear time; BodyRefused (413) past `limit` bytes, (408) past `timeout` s. A request
+    the journal records gets what was read noted on its record at once (not message by message through the
+    record's `receive`, a coroutine more per message on every request with a body)."""
     too_large = BodyRefused(413, f"the body is larger than this operation's limit of {limit} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
+    record: Record | None = request.scope.get(RECORD)
+    receive = request.receive if record is None else record.unrecorded_receive
     chunks: list[bytes] = []
     size = 0
     try:
         async with asyncio.timeout(timeout):
             while True:
-                message = await request.receive()
+                message = await receive()
                 chunk = message.get("body", b"")
+                chunks.append(chunk)
                 size += len(chunk)
                 if size > limit:
                     raise too_large
-                chunks.append(chunk)
                 if not message.get("more_body"):
                     break
     except TimeoutError:
         raise BodyRefused(408, f"the body did not arrive within {timeout:g} seconds") from None
+    finally:
+        if record is not None:
+            record.received(chunks)
     raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     request._body = raw  # what Starlette's request.body() returns from now on
     return raw

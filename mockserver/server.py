@@ -19,7 +19,7 @@ from mockserver.context import ApiContext
 from mockserver.dialects import Dialect
 from mockserver.engine import Engine
 from mockserver.engine.assets import PNG, render, render_still
-from mockserver.journal import DEFAULT_SIZE, Journal
+from mockserver.journal import DEFAULT_SIZE, RECORD, Journal, send_answer
 from mockserver.routing import SpecRouter
 from mockserver.spec import CompiledSpec, compile_spec
 
@@ -81,12 +81,12 @@ class ApiApp:
         if path.startswith(ADMIN_PREFIX):
             if not self.admin_from_anywhere and not _is_loopback(scope):
                 response = admin.problem(403, "Forbidden", "the admin API answers loopback clients only")
-                await response(scope, receive, send)
+                await send_answer(response, scope, receive, send)
                 return
             await self.admin(scope, receive, send)
         elif path.startswith(self.dialect.asset_path) and scope["method"] in ("GET", "HEAD"):
             response = await self.asset(Request(scope, receive), path[len(self.dialect.asset_path):])
-            await response(scope, receive, send)
+            await send_answer(response, scope, receive, send)
         else:
             await self.api(scope, receive, send)
 
@@ -128,9 +128,13 @@ class _Cors(CORSMiddleware):
             headers = Headers(scope=scope)
             if "access-control-request-method" in headers:
                 response = self.preflight_response(request_headers=headers)
-                await (response if response.status_code == 200 else self.app)(scope, receive, send)
+                if response.status_code == 200:
+                    await send_answer(response, scope, receive, send)
+                else:
+                    await self.app(scope, receive, send)
                 return
-        await super().__call__(scope, receive, send)
+        record = scope.get(RECORD)
+        await super().__call__(scope, receive, send if record is None else record.watch(send))
 
 
 async def _refuse_websocket(scope: Scope, receive: Receive, send: Send) -> None:

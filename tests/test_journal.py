@@ -149,6 +149,58 @@ def test_bodies_are_capped_and_binary_ones_shown_as_base64(mock: InProcessMock) 
     assert base64.b64decode(download["body"]) == content[:16 * 1024]
 
 
+def test_a_request_body_is_kept_up_to_the_cap_also_when_it_is_refused(mock: InProcessMock) -> None:
+    client = mock.client("lovlychat", authorization=f"Bearer {dialects.load('lovlychat').demo.credentials[0]}")
+    long = json.dumps({**IMAGE, "prompt": "x" * 20_000})  # longer than the cap, refused by the schema (400)
+    assert client.post("/v1/generation/jobs", content=long, headers={"content-type": "application/json"}
+                       ).status_code == 400
+    declared = b'{"prompt": "' + b"y" * 2_000_000 + b'"}'  # its length past the operation's limit: 413 unread
+    assert client.post("/v1/generation/jobs", content=declared, headers={"content-type": "application/json"}
+                       ).status_code == 413
+    streamed = (b"z" * 65_536 for _ in range(40))  # no length given: read until past the limit, then 413
+    assert client.post("/v1/generation/jobs", content=streamed, headers={"content-type": "application/json"}
+                       ).status_code == 413
+    refused, unread, cut = journal(mock)
+    assert refused["bodyTruncated"] is True and refused["body"] == long[:16 * 1024]
+    assert (unread["status"], unread["body"], unread["bodyTruncated"]) == (413, None, False)
+    assert (cut["status"], cut["body"], cut["bodyTruncated"]) == (413, "z" * 16 * 1024, True)
+
+
+def test_a_streamed_answer_is_recorded_whole(mock: InProcessMock) -> None:
+    """A chat reply is sent line by line as it is written: the journal keeps every line of it."""
+    key = dialects.load("aliveai").demo.credentials[0]
+    mock.admin("aliveai").patch("/__genmock/config", json={"durations": {"CHAT_FIRST_TOKEN": 0, "CHAT_TOKEN": 0}})
+    client = mock.client("aliveai", authorization=f"Key {key}")
+    character = client.post("/chat-characters", json={
+        "name": "Mira", "bio": "A lighthouse keeper who loves storms and old maps.", "shortBio": "Keeper",
+        "firstMessage": "The lamp is lit."}).json()["chatCharacterId"]
+    persona = client.post("/chat-personas", json={"name": "Sam", "bio": "A sailor", "isDefault": True}).json()
+    chat = client.post("/chats", json={"chatCharacterId": character, "firstMessage": "",
+                                       "personaId": persona["id"]}).json()
+    reply = client.post(f"/chats/{chat['chatId']}/messages", json={"userMessage": "What map is the oldest?"})
+    assert reply.status_code == 200 and reply.text.count("\n") > 3
+    [entry] = journal(mock, "aliveai", path=f"/chats/{chat['chatId']}/messages")
+    assert entry["status"] == 200 and entry["response"]["body"] == reply.text
+    assert entry["response"]["headers"]["content-type"].startswith("application/x-ndjson")
+    assert json.loads(entry["body"]) == {"userMessage": "What map is the oldest?"}
+
+
+def test_a_browser_call_is_recorded_with_the_cors_headers_it_was_answered(mock: InProcessMock) -> None:
+    origin = "http://localhost:5173"
+    client = mock.client("lovlychat", origin=origin)
+    preflight = client.options("/v1/pricing", headers={"access-control-request-method": "GET",
+                                                      "access-control-request-headers": "authorization"})
+    assert preflight.status_code == 200
+    key = dialects.load("lovlychat").demo.credentials[0]
+    assert client.get("/v1/pricing", headers={"authorization": f"Bearer {key}"}).status_code == 200
+    asked, called = journal(mock)
+    assert (asked["method"], asked["status"], called["status"]) == ("OPTIONS", 200, 200)
+    assert asked["response"]["headers"]["access-control-allow-origin"] == origin
+    assert called["response"]["headers"]["access-control-allow-origin"] == origin
+    assert json.loads(called["response"]["body"]) == client.get(
+        "/v1/pricing", headers={"authorization": f"Bearer {key}"}).json()
+
+
 def test_a_websocket_is_recorded_with_how_it_ended_and_its_token_masked(mock: InProcessMock) -> None:
     demo = mock.demo["aliveai"]
     other = mock.new_tenant("aliveai", 0)

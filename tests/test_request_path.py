@@ -140,7 +140,8 @@ def test_a_body_that_never_ends_is_408() -> None:
         return {"type": "http.request", "body": b"{", "more_body": True}
 
     class Request:
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = {}  # noqa: RUF012
+        scope: dict[str, object] = {}  # noqa: RUF012
         receive = staticmethod(slow_receive)
 
     with pytest.raises(routing.BodyRefused) as refused:
