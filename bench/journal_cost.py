@@ -6,6 +6,7 @@ Under wrk on a shared 2-core machine the difference between the two is within th
 server's CPU per request moves by 10-20 % between identical runs); here what differs is only the recording,
 so its cost can be read in microseconds. The report gives the fastest round of each (the least disturbed one)
 and the cost as a share of what the same request costs the whole server under wrk (`bench/results/<api>.md`).
+`journal_instructions.py` counts the same share in instructions of the whole server, which no load's noise moves.
 
     .venv/bin/python bench/journal_cost.py            # ~1 min; writes bench/results/journal/inprocess.md
 
@@ -159,8 +160,9 @@ def report(results: list[tuple[Request, dict[int, list[float]]]], sizes: list[in
         "",
         "A journal of 1 records every request as the default one does but keeps only the last: the difference "
         "between it and the default is what keeping the records costs, the difference between it and off what "
-        "recording costs. These are the app's own microseconds: under wrk the whole server spends 45-100 µs of CPU "
-        "per request on these routes (uvicorn, the HTTP parser, the sockets; `bench/results/<api>.md`).",
+        "recording costs. These are the app's own microseconds: under wrk the whole server spends about 80-110 µs of "
+        "CPU per request on these routes (uvicorn, the HTTP parser, the sockets; `bench/results/<api>.md`); "
+        "`instructions.md` counts the journal's share of the whole server's work.",
         "",
     ]
     return "\n".join(lines)
