@@ -49,13 +49,14 @@ def foreign_server(*args: str) -> Iterator[str]:
             process.wait()
 
 
-def genmock_check(base_url: str, report: Path) -> subprocess.CompletedProcess[str]:
-    """`genmock check --api lovlychat` as a user runs it: the three keys, no admin token, short real-time waits."""
+def genmock_check(base_url: str, report: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`genmock check --api lovlychat ARGS` as a user runs it: the three keys, no admin token, short real-time
+    waits."""
     keys = [part for option, (key, _, _) in WALLETS.items() for part in (option, key)]
     accepted = [part for name in UNVERIFIABLE for part in ("--allow-unverified", name)]
     return subprocess.run([sys.executable, "-m", "mockserver.cli", "check", "--api", "lovlychat", "--base-url",
                            base_url, *keys, "--job-timeout", "10", "--poll-interval", "0.05", *BUDGET, *accepted,
-                           "--json", str(report)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                           "--json", str(report), *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 def test_a_server_written_from_the_spec_keeps_every_contract(tmp_path: Path) -> None:
@@ -73,6 +74,18 @@ def test_a_server_written_from_the_spec_keeps_every_contract(tmp_path: Path) -> 
     assert {"202", "400", "401", "jobs completed", "jobs failed"} <= set(stateful), stateful
     assert stateful["parallel requests"] == 2 * 12  # two rounds on the --race-key wallet
     assert not any(key in result.stdout for key, _, _ in WALLETS.values())
+
+
+def test_jobs_that_fail_and_are_refunded_break_no_contract(tmp_path: Path) -> None:
+    """The spec lets any job fail after it was accepted (refunded in full): the stateful layer, the concurrency
+    property's rounds on the --race-key wallet included, must not take such refunds for wrong debits."""
+    with foreign_server("--fail-every", "1") as base_url:
+        result = genmock_check(base_url, tmp_path / "report.json", "--layers", "stateful")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    stateful = json.loads((tmp_path / "report.json").read_text())["counts"]["stateful"]
+    assert stateful["jobs failed"] and "jobs completed" not in stateful, stateful
+    assert stateful["parallel requests"] >= 2 * 12
 
 
 def test_a_deviation_is_reported_alone_by_the_property_it_breaks_and_replays(tmp_path: Path) -> None:

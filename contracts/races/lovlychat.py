@@ -8,7 +8,8 @@ did not interleave), so the property runs in rounds. With an admin token each ro
 covering a different number of the REQUESTS jobs (COVERED). Without one the rounds spend the wallet of
 --race-key (skipped without it): its balance is learnt from one job request, each round asks for the dearest
 image the wallet covers fewer than REQUESTS times, the next round goes on with what is left, and jobs are waited
-for in real time.
+for in real time. Any job may fail there (refunded): the balance is judged, and the next round starts, only once
+every job of the wallet is final, counting the refunds of those that failed.
 """
 
 from __future__ import annotations
@@ -76,12 +77,11 @@ def _admin_rounds(session: Session, prices: dict[tuple[str, str], int]) -> tuple
 def _key_rounds(session: Session, prices: dict[tuple[str, str], int]) -> tuple[int, list[str]]:
     """Rounds on the --race-key wallet, as long as some image variant fits it."""
     wallet = Wallet(str(session.target.race_key), 0)
-    reply = session.client.send("POST", JOBS, key=wallet.key, body=image_job("standard", f"probe{session.nonce}"))
-    if reply.status not in (202, 402) or not isinstance(reply.field("wallet"), int):
-        session.report.cannot_verify(LAYER, CHECK, f"the --race-key wallet's balance could not be learnt "
-                                                f"({reply.status})")
+    learnt = _probe(session, wallet.key, "standard", prices["image", "standard"])
+    if isinstance(learnt, str):
+        session.report.cannot_verify(LAYER, CHECK, f"the --race-key wallet's balance could not be learnt ({learnt})")
         return 0, []
-    wallet.balance = reply.field("wallet")
+    wallet.balance = learnt[1]
     problems: list[str] = []
     while wallet.rounds < len(COVERED):
         fitting = [variant for variant in VARIANTS if 0 < wallet.balance // prices["image", variant] < REQUESTS]
@@ -118,37 +118,55 @@ def _round(session: Session, wallet: Wallet, variant: str, price: int) -> list[s
              or not isinstance(reply.field("wallet"), int) or not 0 <= reply.field("wallet") < price]
     if wrong:
         problems.append(f"{story}: 402s must name the price and a balance short of it: {'; '.join(wrong)}")
-    balance = _final_balance(session, wallet, variant, price)
-    if balance != start - covered * price:
-        problems.append(f"{story}: the balance ends at {balance}, not {start - covered * price}")
-    wallet.balance = balance if isinstance(balance, int) else 0
-    return problems + _existing(session, wallet.key, character, [job for job in ids if isinstance(job, str)], story)
+    existing, failed = _existing(session, wallet.key, character, [job for job in ids if isinstance(job, str)], story)
+    balance, wallet.balance = _final_balance(session, wallet, variant, price)
+    expected = start - (covered - failed) * price
+    if balance != expected:
+        refunds = f" ({failed} accepted job(s) failed and were refunded)" if failed else ""
+        problems.append(f"{story}: the balance ends at {balance}, not {expected}{refunds}")
+    return problems + existing
 
 
-def _final_balance(session: Session, wallet: Wallet, variant: str, price: int) -> Any:
-    """The balance after a round: the admin ledger's, or (without an admin token) what one more request for the
-    round's job answers (a 402, since the balance no longer covers it)."""
+def _final_balance(session: Session, wallet: Wallet, variant: str, price: int) -> tuple[Any, int]:
+    """The balance after a round (once its jobs are final): the admin ledger's, or (without an admin token) what
+    one more request for the round's job answers; and the balance the next round starts from."""
     if session.admin is not None and wallet.tenant_id is not None:
         balance = session.admin.ledger(wallet.tenant_id)["balance"]
-        return int(balance) if isinstance(balance, float) and balance.is_integer() else balance
-    reply = session.client.send("POST", JOBS, key=wallet.key, body=image_job(variant, f"probe{session.nonce}"))
-    balance = reply.field("wallet")
+        balance = int(balance) if isinstance(balance, float) and balance.is_integer() else balance
+        return balance, balance if isinstance(balance, int) else 0
+    learnt = _probe(session, wallet.key, variant, price)
+    return (None, 0) if isinstance(learnt, str) else learnt
+
+
+def _probe(session: Session, key: str, variant: str, price: int) -> tuple[int, int] | str:
+    """Without an admin token: the balance of the wallet of `key` as one request for an image of `variant` (of
+    `price`) tells it, before the request (a 402's `wallet`, or a 202's plus the price it took) and after it, once
+    its job, if accepted, is final (it may fail, and be refunded); else why it does not tell."""
+    reply = session.client.send("POST", JOBS, key=key, body=image_job(variant, f"probe{session.nonce}"))
+    balance, job_id = reply.field("wallet"), reply.field("id")
     if reply.status not in (202, 402) or not isinstance(balance, int):
-        return None
-    return balance if reply.status == 402 else balance + price  # a 202 took one more price: what was there
+        return f"a job request answered {reply.status} without a balance"
+    if reply.status == 402:
+        return balance, balance
+    waiter = Waiter(session)
+    last, unfinished = finish(session.client, waiter, key, [str(job_id)])
+    if unfinished:
+        return f"its job {job_id} did not finish within {waiter.how_long()}"
+    return balance + price, balance + (price if last[str(job_id)].field("status") == "failed" else 0)
 
 
-def _existing(session: Session, key: str, character: str, ids: list[str], story: str) -> list[str]:
+def _existing(session: Session, key: str, character: str, ids: list[str], story: str) -> tuple[list[str], int]:
     """Once the accepted jobs are final, the gallery of the round's character lists exactly the assets of the
-    ones that completed."""
+    ones that completed; and how many of them failed."""
     waiter = Waiter(session)
     last, unfinished = finish(session.client, waiter, key, ids)
     if unfinished:
-        return [f"{story}: jobs {', '.join(unfinished)} did not finish within {waiter.how_long()}"]
+        return [f"{story}: jobs {', '.join(unfinished)} did not finish within {waiter.how_long()}"], 0
     completed = sorted(job_id for job_id, reply in last.items() if reply.field("status") == "completed")
+    failed = sum(reply.field("status") == "failed" for reply in last.values())
     walk = walk_gallery(session.client, key, character, 100)
     listed = sorted(str(item.get("jobId")) for item in walk.items)
     if walk.refusal is not None or walk.problem or listed != completed:
         return [f"{story}: the gallery of the round's character lists assets of jobs {listed}; the completed "
-                f"accepted jobs are {completed}{f' ({walk.problem})' if walk.problem else ''}"]
-    return []
+                f"accepted jobs are {completed}{f' ({walk.problem})' if walk.problem else ''}"], failed
+    return [], failed

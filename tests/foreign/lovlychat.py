@@ -1,10 +1,12 @@
 """A LovlyChat v1 server written from specs/lovlychat.yaml alone, with the standard library and PyAV: no genmock
 code, no admin API. Jobs run in real time and finish within a second.
 
-    python -m tests.foreign.lovlychat --port 0 --wallet KEY=BALANCE [--wallet ...] [--deviation NAME]
+    python -m tests.foreign.lovlychat --port 0 --wallet KEY=BALANCE [--wallet ...] [--fail-every N]
+        [--deviation NAME]
 
-It prints `listening on http://127.0.0.1:PORT` once it serves. `--deviation` breaks one contract on purpose
-(DEVIATIONS), so that a test can show what `genmock check` reports then.
+It prints `listening on http://127.0.0.1:PORT` once it serves. `--fail-every N` fails every Nth accepted job while
+it runs (refunded, as the spec allows of any job); `--deviation` breaks one contract on purpose (DEVIATIONS), so
+that a test can show what `genmock check` reports then.
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class Job:
     progress: float = 0.0
     error: dict[str, str] | None = None
     asset: Asset | None = None
+    doomed: bool = False  # it fails while running (--fail-every)
 
 
 @dataclass
@@ -111,6 +114,7 @@ class Store:
     wallets: dict[str, int]
     root: str = ""
     deviation: str | None = None
+    fail_every: int = 0
     jobs: dict[str, Job] = field(default_factory=dict)
     assets: dict[str, Asset] = field(default_factory=dict)
     queue: list[Job] = field(default_factory=list)
@@ -130,6 +134,7 @@ class Store:
                 return 402, {"prepaidRequired": True, "required": price, "wallet": self.wallets[key]}
             self.wallets[key] -= price
             job = Job(new_id("job_"), key, request, price, time.time())
+            job.doomed = self.fail_every > 0 and (len(self.jobs) + 1) % self.fail_every == 0
             self.jobs[job.id] = job
             self.queue.append(job)
             accepted = {**self.view(job), "wallet": self.wallets[key]}
@@ -165,7 +170,8 @@ class Store:
                 "progress": progress, "assets": [job.asset.view(self.root)] if job.asset else [], "error": job.error}
 
     def work(self, job: Job) -> None:
-        """queued → running → completed, or failed (and refunded) when the source image cannot be had."""
+        """queued → running → completed, or failed (and refunded) when the source image cannot be had or the job is
+        doomed to."""
         time.sleep(QUEUED_SECONDS)
         with self.lock:
             self.queue.remove(job)
@@ -173,20 +179,26 @@ class Store:
         url = job.request.get("sourceImageUrl")
         problem = unavailable(url) if url else None
         if problem is not None:
-            with self.lock:
-                job.status, job.completed = "failed", time.time()
-                job.progress = running_progress(job, job.completed)  # it keeps the last value polls saw
-                job.error = {"code": "source_image_unavailable", "message": problem}
-                self.wallets[job.key] += job.cost
+            self.fail(job, "source_image_unavailable", problem)
             return
         kind, variant = job.request["kind"], job.request["variant"]
         time.sleep(RUN_SECONDS[kind, variant])
+        if job.doomed:
+            self.fail(job, "generation_failed", "The generation pipeline failed; the job was refunded.")
+            return
         with self.lock:
             job.status, job.completed, job.progress = "completed", time.time(), 1
             width, height = SIZES[kind, variant]
             job.asset = Asset(new_id("ast_"), job.id, job.key, kind, width, height, job.request["characterId"],
                               iso(job.completed))
             self.assets[job.asset.id] = job.asset
+
+    def fail(self, job: Job, code: str, message: str) -> None:
+        with self.lock:
+            job.status, job.completed = "failed", time.time()
+            job.progress = running_progress(job, job.completed)  # it keeps the last value polls saw
+            job.error = {"code": code, "message": message}
+            self.wallets[job.key] += job.cost  # refunded in full
 
 
 def running_progress(job: Job, now: float) -> float:
@@ -482,10 +494,12 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--port", type=int, default=0, help="on 127.0.0.1 (default 0: any free port)")
     parser.add_argument("--wallet", type=wallet, action="append", default=[], metavar="KEY=BALANCE",
                         help="a key and the LoveCoins of its wallet (repeatable)")
+    parser.add_argument("--fail-every", type=int, default=0, metavar="N",
+                        help="fail every Nth accepted job while it runs, refunded (default 0: none)")
     parser.add_argument("--deviation", choices=sorted(DEVIATIONS),
                         help="break one contract: " + "; ".join(f"{name}: {what}" for name, what in DEVIATIONS.items()))
     args = parser.parse_args(argv)
-    server = Server(args.port, Store(dict(args.wallet), deviation=args.deviation))
+    server = Server(args.port, Store(dict(args.wallet), deviation=args.deviation, fail_every=args.fail_every))
     print(f"listening on {server.store.root}", flush=True)
     server.serve_forever()
 
