@@ -28,6 +28,9 @@ from contracts.target import Target, Token
 NO_BODY = object()
 VERDICTS = 4096  # responses whose verdict is remembered
 CREDENTIAL_PREFIX = "x-genmock-credential-prefix"  # what an apiKey scheme's value starts with (AliveAI: "Key ")
+# what the strict validation judges of every response (the report lists each, per operation, with its verdict)
+CONFORMANCE = ("status_code_conformance", "content_type_conformance", "response_headers_conformance",
+               "response_schema_conformance")
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ class ContractClient:
         if validate:
             for check, message, dedupe in self._judged(request, response):
                 self._report.add(Finding("responses", check, self.operation(request), message, line), dedupe)
+            self._report.ran("responses", *CONFORMANCE, operation=self.operation(request))
         return reply
 
     def operation(self, request: httpx.Request) -> str:

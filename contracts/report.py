@@ -8,6 +8,7 @@ from typing import Any
 LAYERS = ("schema", "responses", "stateful")
 RUN = "run"  # notes on the run as a whole rather than one layer: whose wallets it spent, what it cleaned up
 ALL = "all"  # --allow-unverified all: accept every gap
+HELD, VIOLATED, NOT_VERIFIED = "held", "violated", "not verified"  # a check's verdict, and the run's
 
 # What a run may be unable to verify, by the name `--allow-unverified` takes: neither held nor violated, each
 # is reported, and `genmock check` exits 3 (not verified) unless the user accepted it.
@@ -54,6 +55,19 @@ class Gap:
     accepted: bool = False  # the user said so (--allow-unverified): reported, not failed
 
 
+@dataclass(frozen=True)
+class CheckVerdict:
+    """What a run found of one check, on one operation or (operation None) on whatever the layer sent."""
+
+    layer: str
+    check: str  # a check's name, or a gap's property
+    operation: str | None
+    verdict: str  # HELD | VIOLATED | NOT_VERIFIED
+    findings: tuple[Finding, ...] = ()  # what violated it
+    reason: str = ""  # not verified: why
+    accepted: bool = False  # not verified, and the user accepted it (--allow-unverified)
+
+
 @dataclass
 class Report:
     api: str
@@ -68,7 +82,9 @@ class Report:
     unverified_reason: str = ""
     gaps: list[Gap] = field(default_factory=list)
     accepted: frozenset[str] = frozenset()  # the gaps the user accepted (--allow-unverified), or {ALL}
+    seed: int | None = None  # --seed: what the run's examples and sequences were drawn from
     _seen: set[tuple[str, ...]] = field(default_factory=set, repr=False)
+    _ran: set[tuple[str, str, str | None]] = field(default_factory=set, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -103,6 +119,31 @@ class Report:
         self.unverified_reason = reason
         if operations:
             self.cannot_verify(RUN, "unchecked_operations", f"{len(operations)} operation(s) ({reason})")
+
+    def ran(self, layer: str, *checks: str, operation: str | None = None) -> None:
+        """Record that `checks` judged an answer (of `operation`, or of any operation the layer sent). Only a
+        check recorded here or by a finding is listed, as held or violated: one that never ran is not."""
+        for check in checks:
+            self._ran.add((layer, check, operation))
+
+    def verdicts(self) -> list[CheckVerdict]:
+        """Every check that ran, with its verdict, and every gap (not verified), by layer, check and operation.
+        A finding goes to its check on its operation, else to its check on the layer as a whole; a gap named
+        like a check that ran (e.g. tenant_isolation with one tenant) leaves it not verified."""
+        found: dict[tuple[str, str, str | None], list[Finding]] = {key: [] for key in self._ran}
+        for finding in self.findings:
+            key: tuple[str, str, str | None] = (finding.layer, finding.check, finding.operation)
+            if key not in found and (finding.layer, finding.check, None) in found:
+                key = (finding.layer, finding.check, None)
+            found.setdefault(key, []).append(finding)
+        gaps = {(gap.layer, gap.property, None): gap for gap in self.gaps}
+        verdicts = []
+        for key in sorted(found.keys() | gaps.keys(), key=_check_order):
+            findings, gap = tuple(found.get(key, ())), gaps.get(key)
+            verdict = VIOLATED if findings else NOT_VERIFIED if gap else HELD
+            verdicts.append(CheckVerdict(*key, verdict, findings, gap.reason if gap else "",
+                                         gap.accepted if gap else False))
+        return verdicts
 
     def note(self, layer: str, text: str) -> None:
         self.notes.setdefault(layer, []).append(text)
@@ -165,16 +206,25 @@ class Report:
     @property
     def verdict(self) -> str:
         """held, violated or not verified: the run as a whole."""
-        return "violated" if self.findings else "not verified" if self.open_gaps else "held"
+        return VIOLATED if self.findings else NOT_VERIFIED if self.open_gaps else HELD
 
     def to_dict(self) -> dict[str, Any]:
         return {"api": self.api, "base_url": self.base_url, "ok": self.ok, "verdict": self.verdict,
-                "layers": self.layers, "seconds": self.seconds, "notes": self.notes, "counts": self.counts,
-                "unverified": self.unverified, "gaps": [asdict(gap) for gap in self.gaps],
-                "findings": [asdict(finding) for finding in self.findings]}
+                "seed": self.seed, "layers": self.layers, "seconds": self.seconds, "notes": self.notes,
+                "counts": self.counts, "unverified": self.unverified, "gaps": [asdict(gap) for gap in self.gaps],
+                "findings": [asdict(finding) for finding in self.findings],
+                "checks": [{"layer": each.layer, "check": each.check, "operation": each.operation,
+                            "verdict": each.verdict, "findings": len(each.findings), "reason": each.reason,
+                            "accepted": each.accepted} for each in self.verdicts()]}
 
     def _of(self, layer: str) -> list[Finding]:
         return [finding for finding in self.findings if finding.layer == layer]
+
+
+def _check_order(key: tuple[str, str, str | None]) -> tuple[int, str, str]:
+    layer, check, operation = key
+    order = (*LAYERS, RUN)
+    return order.index(layer) if layer in order else len(order), check, operation or ""
 
 
 def _gap_line(gap: Gap) -> str:

@@ -61,7 +61,7 @@ class UndeclaredMethodAnswer:
         # OPTIONS is left out as by the built-in check: frameworks answer it themselves (WordPress included)
         if (not self.statuses or coverage_scenario(case) != CoverageScenario.UNSPECIFIED_HTTP_METHOD
                 or response.request.method == "OPTIONS"):
-            return None
+            return True  # not its case: schemathesis then records no run of it
         method, status = response.request.method, response.status_code
         expected = " or ".join(str(status) for status in sorted(self.statuses))
         if status not in self.statuses:
@@ -86,7 +86,7 @@ class PositiveDataAcceptance:
 
     def after_response(self, ctx: CheckContext, response: Response, case: Case) -> bool | None:
         if not self.fields:
-            return None
+            return True  # not its case: schemathesis then records no run of it
         try:
             return positive_data_acceptance(ctx, response, case)
         except Failure:
@@ -249,6 +249,7 @@ def _execute(schema: Any, target: Target, profile: ApiProfile, report: Report, q
         elif isinstance(event, events.ScenarioFinished):
             cases += len(event.recorder.cases)
             _add_failures(event.recorder.checks, report, masks, seen)
+            _ran(event.recorder, report)
             progress.step(event.label or "", examples=before + cases, findings=report.found(LAYER))
             if queued is not None and profile.job_operation:
                 queued.extend(_queued_jobs(event.recorder.interactions.values(), profile.job_operation))
@@ -282,6 +283,14 @@ def _queued_jobs(interactions: Any, operation: tuple[str, str]) -> list[str]:
         if isinstance(job_id, str):
             ids.append(job_id)
     return ids
+
+
+def _ran(recorder: Any, report: Report) -> None:
+    """Every check schemathesis ran, passed or failed, on the operation of its case (a stateful scenario's cases
+    are of several operations)."""
+    for case_id, nodes in recorder.checks.items():
+        case = recorder.cases.get(case_id)
+        report.ran(LAYER, *{node.name for node in nodes}, operation=case.value.operation.label if case else None)
 
 
 def _add_failures(checks: dict[str, list[Any]], report: Report, masks: dict[str, str], seen: set[Any]) -> None:

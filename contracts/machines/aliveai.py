@@ -50,7 +50,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 
 from contracts.apis import profile
 from contracts.client import Reply
-from contracts.machines.common import LAYER, Counted, Tally, answer, either, explore, freeze_clock
+from contracts.machines.common import LAYER, Counted, Tally, answer, balance_checks, either, explore, freeze_clock
 from contracts.models.credits import FAILED, REMOVED, PriceTable, wallet
 from contracts.models.prepaid import PrepaidWallet
 from contracts.models.queue import ACTIVE, DELETED, FINISHED, Prompt, queue_problem
@@ -264,6 +264,8 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             allowed = self.allowed(account, price)
             reply = client.send("POST", route.path, key=account.key,
                                 body=body_for(route, References(image=account.image), medium))
+            # what an answer outside `allowed` would break (0: any other status) is what this answer is judged by
+            world.tally.ran(*{blame(status, allowed) for status in {0, 200, 402, 429} - allowed})
             if reply.status not in allowed:
                 fail(blame(reply.status, allowed),
                      f"user {account.label} asked for {kind}{' MEDIUM' if medium else ''} at "
@@ -292,6 +294,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
 
         def accepted(self, account: Account, kind: str, medium: bool, reply: Reply, price: int | None) -> None:
             prompt_id = reply.field("promptId")
+            world.tally.ran("prompt_ids_unique")
             if not isinstance(prompt_id, str) or prompt_id in world.ids:
                 fail("prompt_ids_unique", f"user {account.label} got prompt id {prompt_id!r}, already given or no "
                                           f"id at all", world.routes[kind].operation)
@@ -320,6 +323,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             route = world.routes[FIRST]
             reply = client.send("POST", route.path, key=None, body=body_for(route, References(image=account.image)),
                                 headers={"authorization": wrong[how]} if wrong[how] else None)  # type: ignore[dict-item]
+            world.tally.ran("authentication")
             if reply.status != 401:
                 fail("authentication", f"a create with {how} (user {account.label}): expected 401, got "
                                        f"{answer(reply)}", route.operation)
@@ -343,6 +347,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             prompt_id = str(chosen[0])
             was_waiting = prompt_id in waiting
             reply = client.send("DELETE", QUEUE, key=account.key, params={"promptId": prompt_id})
+            world.tally.ran("queue_removal")
             if reply.status != 204:
                 fail("queue_removal", f"removing {which} prompt {prompt_id}: expected 204, got {answer(reply)}",
                      REMOVE)
@@ -377,6 +382,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
                 return
             reply = client.send("DELETE", prompt_path(prompt.id if prompt else UNKNOWN), key=account.key)
             expected = {FINISHED: {204}, ACTIVE: {409} if world.strict else {204, 409}}.get(which, {404})
+            world.tally.ran("prompt_deletion")
             if reply.status not in expected:
                 fail("prompt_deletion", f"deleting {which} prompt {prompt.id if prompt else UNKNOWN} of user "
                                         f"{account.label}: expected {either(expected)}, got {answer(reply)}", DELETE)
@@ -408,6 +414,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             owner, prompt = pairs[-1 - pick % len(pairs)]
             intruder = next(account for account in self.accounts.values() if account is not owner)
             what = f"user {intruder.label} with prompt {prompt.id} ({prompt.state}) of user {owner.label}"
+            world.tally.ran("tenant_isolation", "queue_removal")
             for method, path, operation in (("GET", prompt_path(prompt.id), POLL),
                                             ("DELETE", prompt_path(prompt.id), DELETE)):
                 reply = client.send(method, path, key=intruder.key)
@@ -464,6 +471,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             if admin is not None:
                 admin.set_clock(advance_seconds=FAR_SECONDS)
             waiter.wait(list(active), lambda prompt_id: not self.poll(*active[prompt_id]).active)
+            world.tally.ran("prompt_terminates")
             unfinished = [prompt.id for account in self.accounts.values() for prompt in account.active()]
             if unfinished:
                 fail("prompt_terminates", f"after {waiter.how_long()}, prompts {', '.join(unfinished)} are not "
@@ -489,6 +497,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
 
         def learn(self, account: Account, prompt: Prompt, reply: Reply) -> None:
             """What a GET of one's own prompt tells: finished (medias of its kind), still active, or gone."""
+            world.tally.ran(*(("prompt_lookup", "armed_fault") if prompt.fails else ("prompt_lookup",)))
             if reply.status == 404 and prompt.active:
                 if not (prompt.fails or prompt.open_fate):
                     fail("prompt_lookup", f"prompt {prompt.id} of user {account.label} answers 404 although "
@@ -515,6 +524,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
 
         def check_queue(self, account: Account) -> None:
             listed, reply = pending(client, account.key)
+            world.tally.ran("pending_queue")
             if listed is None:
                 fail("pending_queue", f"user {account.label}'s queue: {answer(reply)}", GET_PENDING)
             active = [prompt.id for prompt in account.active()]
@@ -529,6 +539,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
 
         def check_listing(self, account: Account) -> None:
             reply = client.send("GET", PROMPTS, key=account.key, params={"page": 0, "pageSize": 20})
+            world.tally.ran("prompt_listing")
             listed = [item.get("promptId") for item in reply.field("prompts") or [] if isinstance(item, dict)]
             ours = [prompt_id for prompt_id in listed if prompt_id in account.prompts]
             finished = [prompt.id for prompt in reversed(account.of(FINISHED))][:20]
@@ -539,11 +550,13 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
 
         def read_credits(self, account: Account) -> int:
             value, reply = credits(client, account.key)
+            world.tally.ran("credits_balance")
             if value is None:
                 fail("credits_balance", f"user {account.label}'s credits: {answer(reply)}", "GET /members/me")
             return value
 
         def observe(self, account: Account, value: int) -> None:
+            world.tally.ran(*balance_checks(account.credits))
             discrepancy = account.credits.observe(value, account.pending())
             if discrepancy is not None:
                 fail(discrepancy.check, f"user {account.label}: {discrepancy.explanation}", "GET /members/me")

@@ -83,6 +83,7 @@ def build(session: Session, tally: Tally, drive: Any) -> type[RuleBasedStateMach
             return got
 
         def compare(self, check: str, what: str) -> None:
+            tally.ran(check)
             shown = chat_view(streams.messages(session, self.chat_id, key))
             if shown != self.model.view():
                 fail(check, f"after {what}, GET /chats/{self.chat_id} shows\n{streams.short(shown)}\n"
@@ -195,6 +196,7 @@ def build(session: Session, tally: Tally, drive: Any) -> type[RuleBasedStateMach
 
         # -- invariants ------------------------------------------------------------------------------------
         def compare_personas(self, what: str) -> None:
+            tally.ran("chat_personas")
             shown = {str(p.get("id")): bool(p.get("defaultPersona")) for p in personas_listed()}
             if shown != self.personas.defaults or sum(shown.values()) > 1:
                 fail("chat_personas", f"after {what}, GET /chat-personas shows (id: default) {shown}; the model "

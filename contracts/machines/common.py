@@ -14,6 +14,7 @@ from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition
 from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test
 
 from contracts.client import Reply
+from contracts.models.prepaid import PrepaidWallet
 from contracts.report import Finding
 from contracts.session import Session
 from contracts.target import AdminClient
@@ -41,6 +42,11 @@ class Tally:
     answers: Counter[int] = field(default_factory=Counter)
     violations: list[Violation] = field(default_factory=list)
     on_sequence: Callable[[], None] = lambda: None  # told as each sequence starts (progress)
+    checked: set[str] = field(default_factory=set)  # the checks that judged an answer, passed or not
+
+    def ran(self, *checks: str) -> None:
+        """Record checks that judged an answer: the report lists every check that ran with its verdict."""
+        self.checked.update(checks)
 
     def sequence(self) -> int:
         """Count a sequence that starts; its number."""
@@ -53,6 +59,7 @@ class Tally:
         line, so Hypothesis tells broken properties apart by what they are rather than by where the machine
         noticed them (a replay that notices the same property a step earlier is the same failure)."""
         raised = _kind(check)(check, message, requests, operation)
+        self.checked.add(check)
         self.violations.append(raised)
         raise raised
 
@@ -118,12 +125,23 @@ def explore(session: Session, machine: type[RuleBasedStateMachine], tally: Tally
             failures = tally.violations[:1]  # the replay drew other steps (a server on real time): the first one
         for failure in failures:
             report.add(_finding(failure, flaky, session, operation))
+    report.ran(LAYER, *tally.checked)
     report.count(LAYER, "sequences", tally.sequences)
     for status, count in tally.answers.items():
         report.count(LAYER, str(status), count)
     answers = ", ".join(f"{status}x{count}" for status, count in sorted(tally.answers.items()))
     report.note(LAYER, f"{tally.sequences} sequences run (budget {max_examples}, up to {steps} steps each"
                        f"{'' if shrink else ', no shrinking'}); answers: {answers}")
+
+
+def balance_checks(wallet: PrepaidWallet) -> tuple[str, ...]:
+    """What the next balance `wallet` observes is judged by: every check of its vocabulary (the one a difference
+    breaks depends on what happened since), or only its sign while it learns the start."""
+    if wallet.low() is None:
+        return ("balance_non_negative",)
+    words = wallet.words
+    return ("balance_non_negative", words.charge, *dict(words.refunds).values(), words.refund_once, words.refused,
+            words.other)
 
 
 def either(statuses: set[int]) -> str:

@@ -42,7 +42,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from contracts.client import NO_BODY, Reply
-from contracts.machines.common import LAYER, Counted, Tally, answer, either, explore, freeze_clock
+from contracts.machines.common import LAYER, Counted, Tally, answer, balance_checks, either, explore, freeze_clock
 from contracts.models import gallery
 from contracts.models.jobs import FAILED, Fate, JobModel
 from contracts.models.prepaid import PrepaidWallet
@@ -319,6 +319,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             for account in self.accounts.values():
                 # without an admin token a wallet may have a history: only this sequence's characters compare
                 self.check_gallery(account, None if admin is not None else self.characters[0], 20)
+            world.tally.ran("gallery_paging", "gallery_order", "gallery_contents", "tenant_isolation")
             self.audit()
 
         @precondition(lambda self: admin is not None)
@@ -333,6 +334,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             affordable = account.wallet.affordable(price, account.pending())
             allowed = {202} if affordable else {402} if affordable is False else {202, 402}
             reply = client.send("POST", JOBS, key=account.key, body=body)
+            world.tally.ran("payment_required")
             if reply.status not in allowed:
                 fail("payment_required", f"tenant {account.label} asked for {kind} {variant} at "
                                          f"{price} with a balance of {self.balance(account)}: expected "
@@ -346,6 +348,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
         def accepted(self, account: Account, reply: Reply, body: dict[str, Any], price: int,
                      undecodable: bool) -> None:
             job_id = reply.field("id")
+            world.tally.ran("job_ids_unique")
             if not isinstance(job_id, str) or job_id in world.ids:
                 fail("job_ids_unique", f"tenant {account.label} got job id {job_id!r}, already given "
                                        f"or no id at all", CREATE)
@@ -383,6 +386,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
         def poll(self, account: Account, job: JobModel) -> JobModel:
             reply = client.send("GET", job_path(job.id), key=account.key)
             self.expect(reply, 200, "job_lookup", f"tenant {account.label} polled its job {job.id}", POLL)
+            world.tally.ran(*job.checks())
             was = job.status
             problems = job.observe(reply.body)
             if job.terminal and job.status != was:  # seen final for the first time
@@ -395,6 +399,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
 
         def all_final(self, accounts: list[Account], when: str) -> None:
             unfinished = [job.id for account in accounts for job in account.active()]
+            world.tally.ran("job_terminates")
             if unfinished:
                 fail("job_terminates", f"{when}, jobs {', '.join(unfinished)} are not final", POLL)
 
@@ -453,6 +458,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
         def observe_balance(self, account: Account, value: Any, source: str, pending: int | None = None) -> None:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return  # the responses layer reports a body without a balance
+            world.tally.ran(*balance_checks(account.wallet))
             discrepancy = account.wallet.observe(value, account.pending() if pending is None else pending)
             if discrepancy is not None:
                 fail(discrepancy.check, f"tenant {account.label}, {source}: {discrepancy.explanation}")
@@ -469,10 +475,12 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
                 self.observe_balance(account, balance, "the admin ledger's balance")
 
         def expect(self, reply: Reply, status: int, check: str, what: str, operation: str) -> None:
+            world.tally.ran(check)
             if reply.status != status:
                 fail(check, f"{what}: expected {status}, got {answer(reply)}", operation)
 
         def expect_detail(self, reply: Reply, name: str, check: str) -> None:
+            world.tally.ran(check)
             details = (reply.field("error") or {}).get("details") or []
             if name not in {detail.get("field") for detail in details if isinstance(detail, dict)}:
                 fail(check, f"the 400 names no {name!r} in error.details: {reply.text[:200]}", CREATE)

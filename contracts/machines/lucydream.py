@@ -48,6 +48,8 @@ MODES = (None, "spicy", "xxx", "standard")
 TITLES = ("Anna", "Contract", "Fifteen chars!!")
 # what a fresh tenant starts with besides a trained model, so that rare states come early in a sequence
 OPENINGS = ("nothing else", "a model whose training fails", "a model in training", "an armed generation fault")
+# what an observed balance is judged by (the one a difference breaks depends on what happened since)
+BALANCE = ("charge_per_generation", "failure_is_free", "creation_is_free", "wallet_balance", "balance_non_negative")
 DEFECTS = ("no prompt", "empty prompt", "bad trigger_name", "bad tune_id", "no safetensors_path",
            "bad api_mode", "not an object", "malformed JSON", "four reference images")
 
@@ -200,6 +202,8 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             # the docs show safetensors_path with and without its scheme; both name the same file
             path = model.safetensors_path.split("://", 1)[-1] if bare else None
             reply = self.send(account.key, body_for(model, prompt, mode, path))
+            # what an answer outside `allowed` would break (0: any other status) is what this answer is judged by
+            world.tally.ran(*{blame(readiness, fault, status) for status in {0, 200, 402, 409, 500} - allowed})
             if reply.status not in allowed:
                 fail(blame(readiness, fault, reply.status),
                      f"tenant {account.label}, model {model.tune_id} ({readiness.value}, balance "
@@ -329,6 +333,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             return reply
 
         def expect(self, reply: Reply, status: int, check: str, what: str) -> None:
+            world.tally.ran(check)
             if reply.status != status:
                 fail(check, f"{what}: expected {status}, got {answer(reply)}")
 
@@ -349,6 +354,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
                 fail("model_creation", f"expected a {trigger!r} model in training: {reply.text[:300]}")
             if world.now is not None and ready_at < world.now:
                 fail("model_creation", f"ready_at {ready_at} is before the clock's {world.now}")
+            world.tally.ran("model_creation", "model_ids_unique")
             fails = account.train_faults > 0
             account.train_faults -= fails
             account.models.append(Model(tune_id, path, trigger, ready_at, fails))
@@ -372,6 +378,8 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
         def observe(self, account: Account, value: Any, source: str) -> None:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return  # the responses layer reports a body without a balance
+            # with no balance to expect yet it learns one (or the price): then only the sign is judged
+            world.tally.ran(*BALANCE if account.wallet.expected() is not None else BALANCE[-1:])
             discrepancy = account.wallet.observe(money(value))
             if world.price is None and account.wallet.price is not None:
                 world.price = account.wallet.price  # learnt: later sequences start knowing it

@@ -65,6 +65,12 @@ class JobModel:
         """What the wallet may have got back without the model knowing yet (it may have failed unseen)."""
         return self.cost if not self.terminal and self.fate is not Fate.COMPLETES else 0
 
+    def checks(self) -> tuple[str, ...]:
+        """What each view of the job is judged by: its fields and lifecycle, and the outcome it is bound to."""
+        bound = ("armed_fault" if "fault" in self.why else "source_image",) if self.fate is Fate.FAILS else \
+            ("job_outcome",) if self.fate is Fate.COMPLETES else ()
+        return "job_fields", "job_lifecycle", "refund_field", "charge_per_job", *bound
+
     def observe(self, view: Any) -> list[Problem]:
         """Compare the server's view of the job (a 202's or a poll's body) with the model; learn from it."""
         if not isinstance(view, dict):

@@ -123,6 +123,7 @@ def run(session: Session) -> None:
             problems.append(("GET /chats/{chatId}", f"after another user's requests the owner's characters, personas"
                                                      f" or chat changed:\nbefore: {streams.short(before)}\n"
                                                      f"after: {streams.short(after)}"))
+    report.ran(LAYER, CHECK)
     report.count(LAYER, "chat isolation probes", len(probes("", "", "", "", "")))
     reproduction = session.transcript.text()
     for operation, message in problems:

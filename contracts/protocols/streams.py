@@ -83,6 +83,9 @@ class Stream:
 
 
 Problems = list[tuple[str, str]]  # (check, message)
+# what `grammar` judges of a 200 stream (only its content type, when that is wrong)
+GRAMMAR = ("stream_content_type", "stream_lines", "stream_event_schema", "stream_init_first", "stream_one_terminal",
+           "stream_text_adds_up")
 
 
 # -- reading a stream ------------------------------------------------------------------------------------------
@@ -287,6 +290,7 @@ class Scenario:
         if stream.status != 200:
             return None
         self.streams.append(stream)
+        self.session.report.ran(LAYER, *GRAMMAR[:1 if check_content_type(stream) else None])
         self.add(operation, grammar(stream, chat_id, self.validator))
         return stream
 
@@ -295,6 +299,7 @@ class Scenario:
         if sent is None:
             return
         self.add(SEND, check_stored(sent, messages(self.session, chat_id, key), SAID))
+        self.session.report.ran(LAYER, "stream_stored_candidate")
         message_id = sent.init().get("assistantMessageId")
         if not message_id:
             return
@@ -313,6 +318,7 @@ class Scenario:
             admin.arm_fault("chatError", tenant_id)
             failed = self.stream(key, chat_id, regenerate)
             if failed is not None:
+                self.session.report.ran(LAYER, "stream_error_consistent")
                 self.add(failed.operation, check_failed(failed, before, snapshot(messages(self.session, chat_id,
                                                                                           key))))
             if message_id is None:

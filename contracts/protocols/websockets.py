@@ -81,6 +81,10 @@ class Scenario:
     def fail(self, check: str, channel: str, message: str) -> None:
         self.findings.append((check, channel, message))
 
+    def ran(self, *checks: str) -> None:
+        """Record checks that judged what a channel sent: the report lists every check that ran with its verdict."""
+        self.session.report.ran(LAYER, *checks)
+
     def send(self, method: str, path: str, key: str | None, **kwargs: Any) -> Any:
         return self.session.client.send(method, path, key=key, **kwargs)
 
@@ -106,6 +110,7 @@ class Scenario:
     # -- the checks of one followed prompt ----------------------------------------------------------------
     def check_frames(self, listener: Listener, channel: str, message: str) -> None:
         for frame in listener.frames:
+            self.ran("ws_frame_schema")
             wrong = frames.problems(ASYNCAPI, message, frame)
             if wrong:
                 self.fail("ws_frame_schema", channel, f"{listener.url}: a frame breaks the payload schema "
@@ -115,6 +120,7 @@ class Scenario:
     def check_order(self, listener: Listener) -> None:
         shown = [frame for frame in listener.frames if isinstance(frame, dict)]
         for before, after in zip(shown, shown[1:], strict=False):
+            self.ran("ws_progress_order")
             if _number(after, "progress") < _number(before, "progress"):
                 self.fail("ws_progress_order", PROMPT_CHANNEL, f"progress went from {before.get('progress')} to "
                                                                f"{after.get('progress')}")
@@ -127,6 +133,7 @@ class Scenario:
 
     def check_final(self, listener: Listener) -> dict[str, Any] | None:
         """The final frame, if the channel kept the one-final-frame contract."""
+        self.ran("ws_one_final")
         finals = [index for index, frame in enumerate(listener.frames) if _final(frame)]
         last_is_final = bool(finals) and finals[-1] == len(listener.frames) - 1
         if len(finals) != 1 or not last_is_final:
@@ -140,6 +147,7 @@ class Scenario:
         return listener.frames[-1]  # type: ignore[no-any-return]
 
     async def check_against_rest(self, final: dict[str, Any], prompt_id: str, key: str) -> None:
+        self.ran("ws_final_matches_rest")
         reply = await self.call("GET", f"/prompts/{prompt_id}", key)
         if final.get("isComplete"):
             if reply.status != 200 or final.get("promptContainer") != reply.body:
@@ -205,6 +213,7 @@ class Scenario:
         late = (await self.follow(http, prompt_id, None))[0]
         if not await self.until_closed([late]):
             return
+        self.ran("ws_late_final")
         if [_timeless(frame) for frame in late.frames] != [_timeless(final)] or late.close_code != NORMAL_CLOSE:
             self.fail("ws_late_final", PROMPT_CHANNEL, f"a subscriber after the end got {len(late.frames)} frame(s) "
                                                        f"and close code {late.close_code}, not the final frame and "
@@ -214,10 +223,12 @@ class Scenario:
         for listener in followers:
             self.check_frames(listener, PROMPT_CHANNEL, "PromptProgress")
             self.check_order(listener)
+        self.ran("ws_fanout")
         if not _same_frames(*followers, frozen=self.advance is not None):
             self.fail("ws_fanout", PROMPT_CHANNEL, f"two subscribers to one prompt got different frames: "
                                                    f"{len(followers[0].frames)} and {len(followers[1].frames)}")
         for listener in foreign:
+            self.ran("ws_isolation")
             leaked = [frame for frame in listener.frames if isinstance(frame, dict) and frame.get("promptId")]
             if leaked or listener.close_code != NO_SUCH_PROMPT:
                 self.fail("ws_isolation", PROMPT_CHANNEL, f"another user's token on prompt {prompt_id} got "
@@ -247,6 +258,7 @@ class Scenario:
         for listener in users + others[1:]:
             self.check_frames(listener, USER_CHANNEL, "UserEvent")
         if users:
+            self.ran("ws_user_events")
             events = [frame for frame in users[0].frames if isinstance(frame, dict)]
             listed = any(prompt_id in _queue_ids(event) for event in events)
             completed = {"eventType": "COMPLETION", "promptId": prompt_id} in events
@@ -258,6 +270,7 @@ class Scenario:
             if other_prompt and any(other_prompt in _ids(event) for event in events):
                 self.fail("ws_isolation", USER_CHANNEL, "a user's channel showed another user's prompt")
         if others:
+            self.ran("ws_isolation")
             foreign = others[0]
             if foreign.frames or foreign.close_code != FOREIGN_USER:
                 self.fail("ws_isolation", USER_CHANNEL, f"another user's token on a user channel got "

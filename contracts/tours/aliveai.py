@@ -201,6 +201,7 @@ class _Tour:
             if not self.stop(f"{method} on a path that does not declare it", reply, {405}, operation=operation):
                 continue
             allowed = {name.upper() for name in spec["paths"][path] if name in METHODS}
+            self.stop.ran("problem_detail", operation)
             named = {part.strip().upper() for part in reply.headers.get("allow", "").split(",") if part.strip()}
             if not allowed <= named or named - allowed - {"HEAD", "OPTIONS"}:
                 self.stop.fail("problem_detail", operation, f"Allow: {reply.headers.get('allow')!r}; the path has "
@@ -223,6 +224,7 @@ class _Tour:
     def bad_request(self, what: str, reply: Reply, operation: str, *fields: str) -> None:
         if not self.stop(what, reply, {400}, operation=operation):
             return
+        self.stop.ran("problem_detail", operation)
         named = {violation.get("field") for violation in reply.field("violations") or []
                  if isinstance(violation, dict)}
         missing = [field for field in fields if field not in named]
@@ -330,6 +332,7 @@ class _Tour:
         """The first 429: its detail, the full queue, a removal of a waiting prompt (then created again) and of
         the running one; then the queue is drained."""
         self.full = True
+        self.stop.ran("problem_detail", route.operation)  # its caller saw the 429
         if self.stop("a create with a full queue", reply, {429}, operation=route.operation) and not too_many(reply):
             self.stop.fail("problem_detail", route.operation, f"the 429 of a full queue says \"Max pending "
                                                               f"creations\": {reply.text[:200]}", reply)
@@ -352,6 +355,8 @@ class _Tour:
             "DELETE", QUEUE, key=self.key, params={"promptId": prompt_id}), {204}, operation=REMOVE)
         after = self.client.send("GET", prompt_path(prompt_id), key=self.key)
         # on real time a waiting prompt may have started meanwhile: then it stays
+        if not gone or self.session.admin is not None:
+            self.stop.ran("queue_removal", REMOVE)
         if (after.status == 404) != gone and (not gone or self.session.admin is not None):
             self.stop.fail("queue_removal", REMOVE, f"after removing {what} {prompt_id}, GET answered "
                                                     f"{after.status}: a waiting prompt is gone, a running one stays",
@@ -363,6 +368,7 @@ class _Tour:
         ids, self.outstanding = self.outstanding, []
         last, unfinished = finish(self.client, self.waiter, self.key, ids)
         for prompt_id in ids:
+            self.stop.ran("prompt_terminates", POLL)
             reply = last[prompt_id]
             if self.stop("a finished prompt", reply, {200}, operation=POLL) and prompt_id not in unfinished:
                 self.finished.append(prompt_id)
@@ -412,6 +418,7 @@ class _Tour:
         for page, reply in enumerate(pages):
             if not self.stop(f"listing page {page} of one", reply, {200}, operation=LIST):
                 return
+            self.stop.ran("prompt_listing", LIST)
             listed = [item.get("promptId") for item in reply.field("prompts") or [] if isinstance(item, dict)]
             if listed != newest[page:page + 1] or reply.field("hasNextPage") is not (len(newest) > page + 1) and \
                     self.session.admin is not None:
@@ -436,6 +443,7 @@ class _Tour:
         self.stop("deleting a finished prompt", self.client.send("DELETE", prompt_path(prompt_id), key=self.key),
                   {204}, operation=DELETE)
         after = self.client.send("GET", prompt_path(prompt_id), key=self.key)
+        self.stop.ran("prompt_deletion", DELETE)
         if not self.stop("a deleted prompt", after, {404}, operation=POLL):
             self.stop.fail("prompt_deletion", DELETE, f"a deleted prompt answers {after.status}", after)
         self.stop("deleting it again", self.client.send("DELETE", prompt_path(prompt_id), key=self.key), {404},
@@ -458,6 +466,7 @@ class _Tour:
         reply = self.client.send("POST", first.path, key=self.broke, body=body_for(first, References()))
         self.stop("a create without credits", reply, {402}, operation=first.operation)
         queue, answer = pending(self.client, self.broke)
+        self.stop.ran("payment_required", GET_PENDING)
         if self.stop("the queue after a 402", answer, {200}, operation=GET_PENDING) and queue:
             self.stop.fail("payment_required", GET_PENDING, f"a 402 queued {queue}", answer)
 
@@ -479,6 +488,7 @@ class _Tour:
         sender.join(self.session.target.timeout)
         if not held or not self.stop("a blocking create", held[0], {200}, operation=first.operation):
             return
+        self.stop.ran("blocking_answer", first.operation)
         container = held[0].field("promptContainer")
         if not isinstance(container, dict) or not container.get("medias"):
             self.stop.fail("blocking_answer", first.operation, f"a blocking create answers the finished "

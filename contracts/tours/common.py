@@ -31,16 +31,24 @@ class Stops:
         self.count += 1
         operation = operation or self.operation
         self.session.progress.step(operation, examples=self.count, findings=self.session.report.found(LAYER))
+        self.ran("documented_status", operation)
         if reply.status not in statuses:
             expected = " or ".join(map(str, sorted(statuses)))
             self.fail("documented_status", operation, f"{what}: expected {expected}, got {reply.status} "
                                                       f"{reply.text[:200]}", reply)
             return False
+        if code is not None:
+            self.ran(self.code_check, operation)
         if code is not None and self.code_of(reply) != code:
             self.fail(self.code_check, operation, f"{what}: expected {self.code_label} with code {code!r}, got "
                                                   f"{reply.text[:200]}", reply)
             return False
         return True
+
+    def ran(self, check: str, operation: str | None = None) -> None:
+        """Record that `check` judged an answer of `operation` (the tour's default one if None), passed or not: the
+        report lists every check that ran with its verdict."""
+        self.session.report.ran(LAYER, check, operation=operation or self.operation)
 
     def fail(self, check: str, operation: str, message: str, reply: Reply | None = None) -> None:
         self.session.report.add(Finding(LAYER, check, operation, message, reply.curl if reply else ""))

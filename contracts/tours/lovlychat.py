@@ -101,6 +101,7 @@ class _Tour:
             reply = self.client.send(method, path, key=self.key, validate=False)
             if self.stop(f"{method} on a path that does not declare it", reply, {405}, "method_not_allowed",
                          operation):
+                self.stop.ran("allow_header", operation)
                 named = {part.strip().upper() for part in reply.headers.get("allow", "").split(",") if part.strip()}
                 if allowed not in named or named - {allowed, "HEAD", "OPTIONS"}:
                     self.stop.fail("allow_header", operation, f"Allow: {reply.headers.get('allow')!r}; the path "
@@ -118,6 +119,7 @@ class _Tour:
     def bad_request(self, what: str, reply: Reply, operation: str = CREATE, field: str | None = None) -> None:
         if not self.stop(what, reply, {400}, "invalid_request", operation):
             return
+        self.stop.ran("error_details", operation)
         details = (reply.field("error") or {}).get("details")
         fields = {detail.get("field") for detail in details or [] if isinstance(detail, dict)}
         if not details:
@@ -154,6 +156,7 @@ class _Tour:
     def payment_required(self, reply: Reply, price: int, wallet: int | None) -> None:
         if not self.stop("a job the wallet does not cover", reply, {402}):
             return
+        self.stop.ran("payment_required")
         if reply.field("required") != price or (wallet is not None and reply.field("wallet") != wallet):
             self.stop.fail("payment_required", CREATE, f"expected required {price} (the listed price)"
                                                        f"{'' if wallet is None else f' and wallet {wallet}'}: "
@@ -213,6 +216,7 @@ class _Tour:
     def finish(self, job_ids: list[str]) -> dict[str, Reply]:
         """Wait until the jobs are final; their last answers (each a stop)."""
         last, unfinished = finish(self.client, self.waiter, self.key, job_ids)
+        self.stop.ran("job_terminates", POLL)
         for reply in last.values():
             self.stop(f"polling a {reply.field('status')} job", reply, {200}, operation=POLL)
         if unfinished:
