@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from contracts import schema
+from contracts import html_report, junit, schema
 from contracts.apis import PROFILES, REFUSED, KeyProbe, profile
 from contracts.client import key_scheme
 from contracts.progress import Progress, for_stream
@@ -103,8 +103,13 @@ def main(argv: Sequence[str]) -> int:
         print(f"genmock check: {error}", file=sys.stderr)
         return USAGE
     print(report.render())
+    report.seed = args.seed
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    if args.junit:
+        junit.write(report, args.junit)
+    if args.report:
+        html_report.write(report, args.report)
     return EXIT_CODES[report.verdict]
 
 
@@ -160,6 +165,10 @@ def _parser() -> argparse.ArgumentParser:
                                            "property may spend (parallel jobs it covers only in part; best a wallet "
                                            "of a few images)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON to this file")
+    parser.add_argument("--junit", type=Path, help="also write the report as JUnit XML to this file (a testsuite "
+                                                  "per layer, a testcase per check: what CI systems render)")
+    parser.add_argument("--report", type=Path, help="also write the report as one self-contained HTML page to this "
+                                                   "file (every check's verdict, each failure's reproduction)")
     parser.add_argument("--allow-unverified", action="append", default=[], metavar="NAME",
                         help="do not fail (exit 3) when this property cannot be verified with what was given "
                              "(repeatable or comma-separated; all: any): " + ", ".join(sorted(UNVERIFIABLE)))
