@@ -54,6 +54,8 @@ def run(session: Session) -> None:
         rounds, problems = _admin_rounds(session, prices) if admin is not None else _key_rounds(session, prices)
     finally:
         restore()
+    if rounds:
+        report.ran(LAYER, CHECK)
     report.count(LAYER, "parallel requests", REQUESTS * rounds)
     report.note(LAYER, f"{CHECK}: {rounds} round(s) of {REQUESTS} job requests at once on a wallet that covers "
                        f"fewer of them")
