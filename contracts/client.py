@@ -22,6 +22,7 @@ from openapi_core.validation.response.exceptions import HeaderValidationError
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from contracts.curl import Transcript
+from contracts.guard import Guard
 from contracts.report import Finding, Report
 from contracts.target import Target, Token
 
@@ -69,7 +70,7 @@ class Reply:
 
 
 class ContractClient:
-    def __init__(self, target: Target, report: Report, transcript: Transcript) -> None:
+    def __init__(self, target: Target, report: Report, transcript: Transcript, guard: Guard | None = None) -> None:
         document = {**target.document()}  # a copy: the servers change
         self.api = target.api
         self.key_scheme = key_scheme(document)
@@ -82,7 +83,9 @@ class ContractClient:
         json_types = dict.fromkeys(_json_suffixed(document), json.loads)
         self._openapi = OpenAPI.from_dict(document, config=Config(spec_validator_cls=None,
                                                                   extra_media_type_deserializers=json_types))
-        self._http = httpx.Client(base_url=target.root, timeout=target.timeout)
+        # every request it sends (streams and asset downloads too) is first admitted by the run's guard
+        self.guard = guard or Guard()
+        self._http = httpx.Client(base_url=target.root, timeout=target.timeout, event_hooks=self.guard.event_hooks())
         self._report = report
         self.transcript = transcript
         self._verdicts: dict[Any, list[tuple[str, str, str]]] = {}

@@ -33,6 +33,11 @@ UNVERIFIABLE = {
     "stream_error_consistent": "a reply that fails mid-stream ends with an error and stores nothing (AliveAI: "
                                "needs --admin-token, to arm the fault)",
     "unchecked_operations": "operations the suite has no contracts for yet",
+    # what the user's own limits left out (contracts.guard): read_only and max_spend are accepted by asking for them
+    "read_only": "what needs a request that could create or charge (--read-only sends none)",
+    "max_spend": "what needs more spending than --max-spend leaves (or a paid request at no known price)",
+    "deadline": "what the run's --deadline left no time for",
+    "interrupted": "what had not run when the run was interrupted",
 }
 
 

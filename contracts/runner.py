@@ -13,19 +13,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from contracts import html_report, junit, schema
-from contracts.apis import PROFILES, REFUSED, KeyProbe, profile
+from contracts.apis import PROFILES, REFUSED, ApiProfile, KeyProbe, profile
 from contracts.client import key_scheme
+from contracts.guard import SAFE_METHODS, Stop
 from contracts.progress import Progress, for_stream
-from contracts.report import ALL, LAYERS, UNVERIFIABLE, Finding, Report
-from contracts.session import LoginRefused, broke_key, open_session
+from contracts.report import ALL, LAYERS, RUN, UNVERIFIABLE, Finding, Report
+from contracts.session import LoginRefused, PricesUnknown, Session, broke_key, open_session
 from contracts.target import ADMIN_PREFIX, AdminError, Target
 
 DEFAULT_MAX_EXAMPLES = 50
@@ -54,29 +59,74 @@ def run(target: Target, layers: Sequence[str] = LAYERS, max_examples: int = DEFA
     progress = progress or Progress()
     session = open_session(target, report, progress)
     session.seed = seed
+    # the parts that may spend (the schema layer never does) share --max-spend
+    spending_parts = sum(1 if layer == "responses" else 1 + len(api.property_modules)
+                         for layer in layers if layer != "schema")
     try:
         for layer in (name for name in LAYERS if name in layers):
             report.layers.append(layer)
             progress.layer(layer)
             started = time.monotonic()
             try:
-                if layer == "schema":
-                    schema.run(session.target, api, report, max_examples, seed, shrink, session.queued, progress,
-                               broke_key(session) if api.paid_marker else None)
-                elif layer == "responses":
-                    api.tour().run(session)
-                else:
-                    api.machine().run(session, max_examples, shrink=shrink)
-                    for stateful_property in api.properties():
-                        stateful_property.run(session)
-            except (httpx.HTTPError, AdminError) as error:
-                report.add(Finding(layer, "server_error", "(run)",
-                                   f"the layer stopped: {type(error).__name__}: {error}", session.transcript.text()))
-            report.seconds[layer] = time.monotonic() - started
-            progress.done(report.found(layer))
+                for what, step in _steps(layer, session, api, max_examples, seed, shrink):
+                    if layer != "schema":
+                        session.guard.share(spending_parts)
+                        spending_parts -= 1
+                    try:
+                        step()
+                    except (httpx.HTTPError, AdminError) as error:
+                        report.add(Finding(layer, "server_error", "(run)", f"the layer stopped: "
+                                           f"{type(error).__name__}: {error}", session.transcript.text()))
+                        break
+                    except Stop as stop:
+                        report.cannot_verify(layer, stop.gap, f"{stop.reason}; the rest of {what} was not run")
+                        if stop.gap == "deadline":
+                            raise
+            finally:
+                report.seconds[layer] = time.monotonic() - started
+                progress.done(report.found(layer))
+    except Stop:
+        _not_run(report, layers, "deadline", "the run's --deadline passed before it")
+    except KeyboardInterrupt:
+        report.cannot_verify(RUN, "interrupted", "the run was interrupted; the report is of what ran until then")
+        _not_run(report, layers, "interrupted", "the run was interrupted before it")
     finally:
         session.close()
+        _note_spending(report, session)
     return report
+
+
+def _steps(layer: str, session: Session, api: ApiProfile, max_examples: int, seed: int,
+           shrink: bool) -> list[tuple[str, Callable[[], None]]]:
+    """What a layer runs, each step named and on its own: a step the guard stops does not stop the next."""
+    if layer == "schema":
+        target = session.target
+        paid_key = broke_key(session) if not target.read_only else None
+        return [("the schema layer", lambda: schema.run(target, api, session.report, max_examples, seed, shrink,
+                                                        session.queued, session.progress, paid_key, session.guard))]
+    if layer == "responses":
+        return [("the tour", lambda: api.tour().run(session))]
+    machine = api.machine()
+    return [("the state machine", lambda: machine.run(session, max_examples, shrink=shrink)),
+            *((f"the {module.__name__.removeprefix('contracts.')} property", partial(module.run, session))
+              for module in api.properties())]
+
+
+def _not_run(report: Report, layers: Sequence[str], gap: str, reason: str) -> None:
+    for layer in LAYERS:
+        if layer in layers and layer not in report.layers:
+            report.cannot_verify(layer, gap, reason)
+
+
+def _note_spending(report: Report, session: Session) -> None:
+    guard = session.guard
+    pricing = guard.pricing
+    priced = f", priced from {pricing.source}" if pricing is not None else ""
+    limit = f" of at most {guard.max_spend:g} (--max-spend)" if guard.max_spend is not None else ""
+    report.note(RUN, f"spent at most {guard.spent:g}{limit} on paid requests the target accepted{priced}")
+    refused = ", ".join(f"{count} by {gap.replace('_', '-')}" for gap, count in sorted(guard.refused.items()))
+    if refused:
+        report.note(RUN, f"requests not sent: {refused}")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -87,7 +137,10 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_CODES["held"] if exit_.code == 0 else USAGE
     try:
         target = _target(args)
-        accepted = _accepted(args.allow_unverified)
+        # what the user's own limits leave out is reported, but not held against the run
+        accepted = _accepted(args.allow_unverified) | {name for name, asked in (("read_only", args.read_only),
+                                                                                 ("max_spend", args.max_spend))
+                                                       if asked is not None and asked is not False}
         layers = [layer.strip() for layer in args.layers.split(",") if layer.strip()]
         if not layers or set(layers) - set(LAYERS):
             raise UsageError(f"--layers takes a comma-separated subset of {','.join(LAYERS)}")
@@ -96,10 +149,11 @@ def main(argv: Sequence[str]) -> int:
         _preflight(target)
         progress = for_stream(sys.stderr)
         try:
-            report = run(target, layers, args.max_examples, args.seed, not args.no_shrink, progress, accepted)
+            with _interrupted_by_sigterm():
+                report = run(target, layers, args.max_examples, args.seed, not args.no_shrink, progress, accepted)
         finally:
             progress.close()
-    except (UsageError, AdminError, LoginRefused) as error:
+    except (UsageError, AdminError, LoginRefused, PricesUnknown) as error:
         print(f"genmock check: {error}", file=sys.stderr)
         return USAGE
     print(report.render())
@@ -111,6 +165,19 @@ def main(argv: Sequence[str]) -> int:
     if args.report:
         html_report.write(report, args.report)
     return EXIT_CODES[report.verdict]
+
+
+@contextmanager
+def _interrupted_by_sigterm() -> Iterator[None]:
+    """A SIGTERM (a CI job cancelled) interrupts the run as Ctrl-C does: the report of what ran is still written."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _accepted(values: Sequence[str]) -> frozenset[str]:
@@ -169,6 +236,23 @@ def _parser() -> argparse.ArgumentParser:
                                                   "per layer, a testcase per check: what CI systems render)")
     parser.add_argument("--report", type=Path, help="also write the report as one self-contained HTML page to this "
                                                    "file (every check's verdict, each failure's reproduction)")
+    parser.add_argument("--read-only", action="store_true",
+                        help="send only what cannot create or charge (GET, HEAD, OPTIONS, a login): what needs more is "
+                             "reported as not verified (read_only)")
+    parser.add_argument("--max-spend", type=float, metavar="N",
+                        help="never send a request that could take what the run spent past N (the API's money), "
+                             "priced from --prices, the admin API's config or the target's published prices; the "
+                             "report says what was spent and what was left out (max_spend)")
+    parser.add_argument("--prices", type=_prices, metavar="JSON",
+                        help="the prices of the paid operations, as a JSON object (or @FILE) keyed like the admin "
+                             "config's: LovlyChat kind.variant, AliveAI PromptType (and CHAT_IMAGE), LucyDream "
+                             "generate and train")
+    parser.add_argument("--rate", type=float, metavar="R",
+                        help="at most R requests per second; a 429's Retry-After is then waited out before the same "
+                             "credential asks again")
+    parser.add_argument("--deadline", type=float, metavar="SECONDS",
+                        help="the whole run's time: past it nothing more is sent and the report of what ran is "
+                             "written, what did not run reported as not verified (deadline)")
     parser.add_argument("--allow-unverified", action="append", default=[], metavar="NAME",
                         help="do not fail (exit 3) when this property cannot be verified with what was given "
                              "(repeatable or comma-separated; all: any): " + ", ".join(sorted(UNVERIFIABLE)))
@@ -193,14 +277,31 @@ def _target(args: argparse.Namespace) -> Target:
         raise UsageError(f"no spec at {args.spec}")
     if args.job_timeout <= 0 or args.poll_interval <= 0:
         raise UsageError("--job-timeout and --poll-interval must be positive")
+    for option, value in (("--max-spend", args.max_spend), ("--rate", args.rate), ("--deadline", args.deadline)):
+        if value is not None and not (value > 0 or (option == "--max-spend" and value == 0)):
+            raise UsageError(f"{option} must be positive, not {value:g}")
     target = Target(api=args.api, base_url=args.base_url, key=args.key, second_key=args.second_key,
                     admin_token=args.admin_token, model_id=args.model_id, safetensors_path=args.safetensors_path,
                     trigger_name=args.trigger_name, price=args.price, spec=args.spec, timeout=args.timeout,
                     job_timeout=args.job_timeout, poll_interval=args.poll_interval, race_key=args.race_key,
-                    email=args.email, password=args.password)
+                    email=args.email, password=args.password, read_only=args.read_only, max_spend=args.max_spend,
+                    rate=args.rate, deadline=args.deadline, prices=args.prices)
     if not target.spec_path.is_file():
         raise UsageError(f"no spec at {target.spec_path}")
     return target
+
+
+def _prices(text: str) -> dict[str, float]:
+    """--prices: a JSON object of prices, given inline or as @FILE."""
+    try:
+        raw = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
+        prices = json.loads(raw)
+    except (OSError, ValueError) as error:
+        raise argparse.ArgumentTypeError(f"not a JSON object of prices: {error}") from None
+    if not isinstance(prices, dict) or not all(isinstance(price, int | float) and not isinstance(price, bool)
+                                               and price >= 0 for price in prices.values()):
+        raise argparse.ArgumentTypeError("a JSON object of prices, each a number of at least 0")
+    return {str(name): float(price) for name, price in prices.items()}
 
 
 def _preflight(target: Target) -> None:
@@ -214,7 +315,7 @@ def _preflight(target: Target) -> None:
     probe = api.key_probe
     for option, key in (("--key", target.key), ("--second-key", target.second_key),
                         ("--race-key", target.race_key)):
-        if key is not None:
+        if key is not None and not (target.read_only and probe.method not in SAFE_METHODS):  # (LucyDream's POST)
             status = _probe(target, probe, scheme.headers(key))
             if status in REFUSED:
                 raise UsageError(f"the server refused {option}: {probe.method} {probe.path} with it answered "

@@ -41,12 +41,14 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from contracts.apis import ApiProfile
 from contracts.client import CREDENTIAL_PREFIX
+from contracts.guard import Guard, Stop
 from contracts.progress import Progress
 from contracts.report import Finding, Report
 from contracts.target import Target, Token
 
 LAYER = "schema"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+READ_METHODS = ("GET", "HEAD", "OPTIONS")  # what --read-only sends
 
 
 @schemathesis.check
@@ -117,16 +119,18 @@ class Pass:
 
 def passes(target: Target, profile: ApiProfile, broke_key: str | None = None) -> list[Pass]:
     """The runs of the schema layer: every served operation with the target's credential, except the paid ones
-    (the profile's `paid_marker`), which run apart so that they cannot spend: with `broke_key`, a tenant without
-    credits (every valid request is a 402), else not at all (even schemathesis' negative cases can be valid
-    requests, which a real server would charge)."""
+    (those that can charge, `paid_operations`), which run apart so that they cannot spend: with `broke_key`, a
+    tenant without credits (every valid request is a 402), else not at all (even schemathesis' negative cases can
+    be valid requests, which a real server would charge). With `read_only`, only the operations that read."""
     document = _document(target)
     skipped = set(unchecked(target, profile, document))
     paid = set(paid_operations(document, profile))
-    served = [operation_id for operation_id, label in _operations(document) if label not in skipped]
+    served = [operation_id for operation_id, label in _operations(document) if label not in skipped
+              and (not target.read_only or label.split(" ", 1)[0] in READ_METHODS)]
     free = [operation_id for operation_id in served if operation_id not in paid]
-    runs = [Pass("free", _only(free) if paid or skipped else {}, target.key)]
-    if paid and broke_key:
+    every = [operation_id for operation_id, _ in _operations(document)]
+    runs = [Pass("free", _only(free) if free != every else {}, target.key)] if free else []
+    if paid and broke_key and not target.read_only:
         runs.append(Pass("paid", _only([operation_id for operation_id in served if operation_id in paid]), broke_key))
     return runs
 
@@ -143,11 +147,11 @@ def unchecked(target: Target, profile: ApiProfile, document: dict[str, Any] | No
 
 
 def paid_operations(document: dict[str, Any], profile: ApiProfile) -> dict[str, str]:
-    """{operationId: "METHOD /path"} of the operations the profile's `paid_marker` marks."""
-    if not profile.paid_marker:
-        return {}
+    """{operationId: "METHOD /path"} of the operations that can charge: those whose spec declares a 402 (or that
+    the profile's `paid_marker` marks)."""
     return {operation["operationId"]: f"{method.upper()} {path}" for path, item in document["paths"].items()
-            for method, operation in item.items() if isinstance(operation, dict) and profile.paid_marker in operation}
+            for method, operation in item.items() if method in METHODS and
+            ("402" in operation.get("responses", {}) or (profile.paid_marker and profile.paid_marker in operation))}
 
 
 def _tagged(document: dict[str, Any]) -> list[tuple[str, list[str]]]:
@@ -198,6 +202,9 @@ def config_for(target: Target, profile: ApiProfile, max_examples: int, seed: int
         "generation": {"mode": "all", "max-examples": max_examples, "database": "none", "no-shrink": not shrink},
         "auth": {"openapi": auth_for(document, run.key)},
         "operations": [run.operations] if run.operations else [],
+        **({"rate-limit": _rate_limit(target.rate)} if target.rate else {}),
+        # a method the spec does not declare is probed with every other method: writes, under --read-only none
+        **({"phases": {"coverage": {"unexpected-methods": []}}} if target.read_only else {}),
         "checks": {
             "unsupported_method": {"enabled": rfc_405},  # else replaced by UndeclaredMethodAnswer, see above
             "UndeclaredMethodAnswer": {"statuses": [] if rfc_405 else list(profile.undeclared_method_statuses),
@@ -210,19 +217,26 @@ def config_for(target: Target, profile: ApiProfile, max_examples: int, seed: int
     })
 
 
+def _rate_limit(rate: float) -> str:
+    """--rate as schemathesis takes it: whole requests per second, or per minute below one a second."""
+    return f"{int(rate)}/s" if rate >= 1 else f"{max(1, int(rate * 60))}/m"
+
+
 def run(target: Target, profile: ApiProfile, report: Report, max_examples: int, seed: int = 0,
         shrink: bool = True, queued: list[str] | None = None, progress: Progress | None = None,
-        broke_key: str | None = None) -> None:
+        broke_key: str | None = None, guard: Guard | None = None) -> None:
     """Run schemathesis over the spec; findings into `report`, the ids of the jobs it queued into `queued`,
     each operation as it starts (and the requests sent so far) to `progress`. `broke_key`: a key of a tenant
-    without credits, for the paid operations (see `passes`)."""
+    without credits, for the paid operations (see `passes`). `guard`: the run's, whose deadline ends the layer
+    (schemathesis sends its own requests: --read-only and --rate are in its configuration, and it sends nothing
+    that can charge a wallet that pays)."""
     progress = progress or Progress()
     seen: set[Any] = set()  # schemathesis' Failure compares equal when it is the same finding
     cases = 0
     for each in passes(target, profile, broke_key):
         config = config_for(target, profile, max_examples, seed, shrink, each)
         cases += _execute(schemathesis.openapi.from_path(target.spec_path, config=config), target, profile, report,
-                          queued, progress, seen, cases)
+                          queued, progress, seen, cases, guard)
     paid = paid_operations(_document(target), profile)
     if paid:
         how = ("ran on a tenant without credits (every valid request is refused with 402)" if broke_key else
@@ -238,11 +252,14 @@ def run(target: Target, profile: ApiProfile, report: Report, max_examples: int, 
 
 
 def _execute(schema: Any, target: Target, profile: ApiProfile, report: Report, queued: list[str] | None,
-             progress: Progress, seen: set[Any], before: int) -> int:
-    """Run one schemathesis pass; the number of requests it sent."""
+             progress: Progress, seen: set[Any], before: int, guard: Guard | None = None) -> int:
+    """Run one schemathesis pass; the number of requests it sent. Stop (the guard's) when the deadline passes."""
     masks = target.masks()
     cases = 0
     for event in from_schema(schema).execute():
+        if guard is not None and guard.deadline is not None and guard.clock() >= guard.deadline:
+            report.count(LAYER, "requests", cases)
+            raise Stop("deadline", f"the run's --deadline passed after {before + cases} schema requests")
         if isinstance(event, events.ScenarioStarted) and event.label:
             progress.step(f"{event.label} ({event.phase.value})", examples=before + cases,
                           findings=report.found(LAYER))

@@ -4,12 +4,15 @@ and, with an admin token, leaving the target as the run found it."""
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from contracts.apis import Login, profile
 from contracts.client import ContractClient, Reply
 from contracts.curl import Transcript
+from contracts.guard import Guard
+from contracts.pricing import Pricing, chargeable
 from contracts.progress import Progress
 from contracts.report import RUN, Report
 from contracts.target import AdminClient, AdminError, Target, Token
@@ -17,6 +20,10 @@ from contracts.target import AdminClient, AdminError, Target, Token
 
 class LoginRefused(Exception):
     """The server did not answer --email/--password with a token."""
+
+
+class PricesUnknown(Exception):
+    """--max-spend was given, but no price of the target's paid operations is known."""
 
 
 @dataclass
@@ -35,8 +42,13 @@ class Session:
     account: dict[str, Any] | None = None
     seed: int = 0  # --seed: what schemathesis and every state machine draw from (same seed, same sequences)
 
+    @property
+    def guard(self) -> Guard:
+        return self.client.guard
+
     def close(self) -> None:
         """End the run: with an admin token, remove every tenant it created and put the clock's mode back."""
+        self.guard.closing = True  # the clean-up goes on past the deadline
         try:
             if self.admin is not None:
                 remove_tenants(self.admin, self.report)
@@ -50,10 +62,14 @@ class Session:
 def open_session(target: Target, report: Report, progress: Progress | None = None) -> Session:
     """A session on `target`; without a key (an admin token is then needed) one on a tenant made for the run."""
     transcript = Transcript(target.masks())
-    client = ContractClient(target, report, transcript)
+    api = profile(target.api)
+    guard = Guard(read_only=target.read_only, max_spend=target.max_spend, rate=target.rate,
+                  deadline=None if target.deadline is None else time.monotonic() + target.deadline,
+                  allowed_writes=frozenset({("POST", api.login.path)}) if api.login else frozenset())
+    client = ContractClient(target, report, transcript, guard)
     transcript.auth_header = client.auth_header
     nonce = secrets.token_hex(4)
-    admin = AdminClient(target, transcript) if target.admin_token else None
+    admin = AdminClient(target, transcript, guard) if target.admin_token else None
     clock_mode = None
     account = {"email": target.email, "password": target.password} if target.email and target.password else None
     try:
@@ -67,6 +83,10 @@ def open_session(target: Target, report: Report, progress: Progress | None = Non
             key, account = own_key(admin, target, nonce, report)
             target = replace(target, key=key)
         transcript.masks.update(target.masks())
+        guard.pricing = pricing(target, client, admin)
+        if target.max_spend is not None and not guard.pricing.table and not guard.pricing.unlisted_free:
+            raise PricesUnknown(f"--max-spend: no price of {target.api}'s paid operations is known "
+                                f"({guard.pricing.source}); state them with --prices (or give --admin-token)")
     except BaseException:
         client.close()
         if admin is not None:
@@ -75,6 +95,28 @@ def open_session(target: Target, report: Report, progress: Progress | None = Non
         raise
     return Session(target, report, transcript, client, admin, nonce, progress=progress or Progress(),
                    clock_mode=clock_mode, account=account)
+
+
+def pricing(target: Target, client: ContractClient, admin: AdminClient | None) -> Pricing:
+    """The prices the run assumes for the target's paid operations: those stated with --prices (LucyDream's
+    --price for a generation), else the admin API's config, else the target's published price list (LovlyChat's
+    `GET /v1/pricing`), else none."""
+    operations = chargeable(target.api, target.document())
+    if target.prices is not None:
+        return Pricing(operations, dict(target.prices), "--prices")
+    if admin is not None:
+        return Pricing(operations, {name: float(price) for name, price in admin.config()["prices"].items()},
+                       "the admin API's config", unlisted_free=True)
+    if target.api == "lovlychat":
+        from contracts.wire.lovlychat import price_list  # (it imports this module)
+
+        listed = price_list(client.send("GET", "/v1/pricing", key=target.key))
+        if listed is not None:
+            return Pricing(operations, {f"{kind}.{variant}": float(price) for (kind, variant), price in listed.items()},
+                           "the target's GET /v1/pricing", complete=True)
+    if target.price is not None:
+        return Pricing(operations, {"generate": target.price}, "--price")
+    return Pricing(operations, {}, "neither --prices nor --admin-token, and the API publishes none")
 
 
 def own_key(admin: AdminClient, target: Target, nonce: str, report: Report) -> tuple[str, dict[str, Any] | None]:

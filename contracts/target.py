@@ -13,6 +13,7 @@ import yaml
 
 import genmock_specs
 from contracts.curl import Transcript
+from contracts.guard import Guard
 
 SPECS_DIR = genmock_specs.DIR
 ADMIN_PREFIX = "/__genmock"
@@ -43,6 +44,11 @@ class Target:
     race_key: str | None = None  # a key whose wallet the concurrency property may spend (without an admin token)
     email: str | None = None  # a user's login (AliveAI: POST /members/login), for its Bearer token
     password: str | None = None
+    read_only: bool = False  # send only what cannot create or charge (GET, HEAD, OPTIONS, a login)
+    max_spend: float | None = None  # the most the run may spend, in the API's money (contracts.guard)
+    rate: float | None = None  # requests per second at most; 429's Retry-After waited out
+    deadline: float | None = None  # seconds the whole run may take; then the report of what was done
+    prices: dict[str, float] | None = None  # stated prices, by the admin config's keys (contracts.pricing)
 
     @property
     def spec_path(self) -> Path:
@@ -87,11 +93,12 @@ class AdminClient:
 
     It remembers the tenants it created (`created`), so that a run can remove them when it ends."""
 
-    def __init__(self, target: Target, transcript: Transcript) -> None:
+    def __init__(self, target: Target, transcript: Transcript, guard: Guard | None = None) -> None:
         if not target.admin_token:
             raise ValueError("the admin client needs an admin token")
         self._http = httpx.Client(base_url=target.root + ADMIN_PREFIX, timeout=target.timeout,
-                                  headers={"authorization": f"Bearer {target.admin_token}"})
+                                  headers={"authorization": f"Bearer {target.admin_token}"},
+                                  event_hooks=guard.event_hooks() if guard is not None else None)
         self._transcript = transcript
         self.created: list[str] = []  # ids of the tenants this client created, oldest first
 

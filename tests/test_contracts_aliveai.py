@@ -82,7 +82,12 @@ def test_the_schema_layer_sends_each_credential_as_its_scheme_takes_it() -> None
     assert [run.label for run in passes(target, profile("aliveai"))] == ["free"]  # no wallet to spend
     free, paid = passes(target, profile("aliveai"), broke_key="broke")
     kept = {run.label: set(run.operations["exclude-operation-id"]) for run in (free, paid)}
-    assert paid.key == "broke" and len(kept["paid"]) == 21 and not kept["free"] & kept["paid"]
+    declaring_402 = {operation["operationId"] for item in document["paths"].values() for operation in item.values()
+                     if isinstance(operation, dict) and "402" in operation.get("responses", {})}
+    # every operation that can charge (its spec declares a 402: the 21 prompt routes, chat pictures and replies,
+    # the LLM helpers) runs only on the tenant without credits
+    assert paid.key == "broke" and kept["paid"] == declaring_402 and len(kept["paid"]) == 34
+    assert not kept["free"] & kept["paid"]
     assert {"createPrompt", "listChats", "login"} & kept["free"] == {"login", "listChats"}
 
 

@@ -60,11 +60,10 @@ def test_without_an_admin_token_the_suite_uses_only_the_public_api(mock_server: 
 
 
 BROKEN = [
-    # variant, layers to run, (layer, check) pairs that must name it
-    ("wrong-status", ["schema", "responses"],
-     {("schema", "status_code_conformance"), ("responses", "status_code_conformance")}),
-    ("missing-field", ["schema", "responses"],
-     {("schema", "response_schema_conformance"), ("responses", "response_schema_conformance")}),
+    # variant, layers to run, (layer, check) pairs that must name it (the schema layer never spends: a paid
+    # generation's answer is judged by the tour, whose every response is validated)
+    ("wrong-status", ["schema", "responses"], {("responses", "status_code_conformance")}),
+    ("missing-field", ["schema", "responses"], {("responses", "response_schema_conformance")}),
     ("double-charge", ["stateful"], {("stateful", "charge_per_generation")}),
     ("charge-on-failure", ["stateful"], {("stateful", "failure_is_free")}),
     ("cross-tenant", ["stateful"], {("stateful", "tenant_isolation")}),
@@ -158,7 +157,8 @@ def test_genmock_check_exits_1_and_reports_a_broken_contract(mock_server: dict[s
     assert "status_code_conformance" in result.stdout and "reproduce:" in result.stdout
     assert "your_api_key_here" not in result.stdout  # the key is shown as $KEY
     findings = json.loads((tmp_path / "r.json").read_text())["findings"]
-    assert {"schema", "responses"} <= {finding["layer"] for finding in findings}
+    # the schema layer never spends: the paid generation's answer is the tour's to judge
+    assert "responses" in {finding["layer"] for finding in findings}
 
 
 def free_port() -> int:

@@ -23,6 +23,8 @@ def at_once(session: Session, requests: list[dict[str, Any]]) -> list[Reply]:
     same order, each validated strictly."""
     client = session.client
     built = [client.build(**request) for request in requests]
+    for request in built:  # the guard admits each (or stops the race) before any is sent
+        client.guard.admit(request)
     origin = httpx.URL(session.target.root)
     connections = [_connect(origin, session.target.timeout) for _ in built]
     try:
@@ -36,6 +38,8 @@ def at_once(session: Session, requests: list[dict[str, Any]]) -> list[Reply]:
     finally:
         for connection in connections:
             connection.close()
+    for request, response in zip(built, responses, strict=True):
+        client.guard.answered(request, response.status_code, response.headers.get("retry-after"))
     return [client.receive(request, response) for request, response in zip(built, responses, strict=True)]
 
 
