@@ -167,7 +167,9 @@ def _finding(report: Report, finding: Finding, number: int) -> str:
     parts += ["<h4>Seed</h4>",
               f"<p>Seed <code>{_text(report.seed if report.seed is not None else 'unknown')}</code>: "
               f"<code>{_text(rerun_command(report, layers))}</code> (with the run's key or admin token) sends the "
-              "same examples and sequences again.</p>", "</section>"]
+              "same examples and sequences again; with <code>--replay REPORT.json --finding "
+              f"{report.findings.index(finding) + 1}</code> (the run's <code>--json</code> report) only what found "
+              "this failure runs again.</p>", "</section>"]
     return "\n".join(parts)
 
 

@@ -48,6 +48,8 @@ class Finding:
     operation: str  # e.g. "POST /wp-json/apiservices/v1/generate"
     message: str
     reproduction: str = ""  # curl line(s), or the failing sequence of a state machine
+    source: str = ""  # the part of the run that found it (`--replay` runs it again): schema, tour, machine, a module
+    blob: str = ""  # a state machine's failing example, "hypothesis-version:base64" (`@reproduce_failure`)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class Report:
     gaps: list[Gap] = field(default_factory=list)
     accepted: frozenset[str] = frozenset()  # the gaps the user accepted (--allow-unverified), or {ALL}
     seed: int | None = None  # --seed: what the run's examples and sequences were drawn from
+    max_examples: int | None = None  # --max-examples: with the seed, what a replay of a finding needs
     _seen: set[tuple[str, ...]] = field(default_factory=set, repr=False)
     _ran: set[tuple[str, str, str | None]] = field(default_factory=set, repr=False)
 
@@ -177,8 +180,8 @@ class Report:
             lines.append(f"[{layer}] {verdict}{timing}{ran}: {len(findings)} finding(s)")
             lines.extend(f"  note: {text}" for text in self.notes.get(layer, []))
             lines.extend(f"  {_gap_line(gap)}" for gap in self.gaps if gap.layer == layer)
-            for number, finding in enumerate(findings, 1):
-                lines.append(f"  {number}. {finding.check} on {finding.operation}")
+            for finding in findings:  # numbered as in the JSON report (what `--replay --finding N` takes)
+                lines.append(f"  {self.findings.index(finding) + 1}. {finding.check} on {finding.operation}")
                 lines.extend(f"     {line}" for line in finding.message.splitlines())
                 if finding.reproduction:
                     lines.append("     reproduce:")
@@ -215,7 +218,8 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {"api": self.api, "base_url": self.base_url, "ok": self.ok, "verdict": self.verdict,
-                "seed": self.seed, "layers": self.layers, "seconds": self.seconds, "notes": self.notes,
+                "seed": self.seed, "max_examples": self.max_examples, "layers": self.layers, "seconds": self.seconds,
+                "notes": self.notes,
                 "counts": self.counts, "unverified": self.unverified, "gaps": [asdict(gap) for gap in self.gaps],
                 "findings": [asdict(finding) for finding in self.findings],
                 "checks": [{"layer": each.layer, "check": each.check, "operation": each.operation,

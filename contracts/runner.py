@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -44,21 +45,24 @@ class UsageError(Exception):
 
 def run(target: Target, layers: Sequence[str] = LAYERS, max_examples: int = DEFAULT_MAX_EXAMPLES,
         seed: int = 0, shrink: bool = True, progress: Progress | None = None,
-        accepted: frozenset[str] = frozenset()) -> Report:
+        accepted: frozenset[str] = frozenset(), only: Replay | None = None) -> Report:
     """Run the given layers (in the order schema, responses, stateful) and return their report.
 
     `shrink` off reports failures as first found (faster; longer reproductions); `progress` is told what
-    runs as it goes; `accepted` names the gaps (contracts.report.UNVERIFIABLE) that do not fail the run. Raises
-    AdminError when the admin API refuses to set up the run."""
+    runs as it goes; `accepted` names the gaps (contracts.report.UNVERIFIABLE) that do not fail the run; `only`
+    runs just the part of the run that found a finding (`--replay`). Raises AdminError when the admin API refuses
+    to set up the run."""
     unknown = set(layers) - set(LAYERS)
     if unknown:
         raise UsageError(f"unknown layer(s) {', '.join(sorted(unknown))}; known: {', '.join(LAYERS)}")
     api = profile(target.api)
     report = Report(target.api, target.root, accepted=accepted)
     report.not_verified(schema.unchecked(target, api), ", ".join(api.unchecked_tags))
+    report.seed, report.max_examples = seed, max_examples
     progress = progress or Progress()
     session = open_session(target, report, progress)
     session.seed = seed
+    session.reproduce = only.blob if only is not None else None
     # the parts that may spend (the schema layer never does) share --max-spend
     spending_parts = sum(1 if layer == "responses" else 1 + len(api.property_modules)
                          for layer in layers if layer != "schema")
@@ -68,10 +72,11 @@ def run(target: Target, layers: Sequence[str] = LAYERS, max_examples: int = DEFA
             progress.layer(layer)
             started = time.monotonic()
             try:
-                for what, step in _steps(layer, session, api, max_examples, seed, shrink):
+                for source, what, step in _steps(layer, session, api, max_examples, seed, shrink, only):
                     if layer != "schema":
                         session.guard.share(spending_parts)
                         spending_parts -= 1
+                    found = len(report.findings)
                     try:
                         step()
                     except (httpx.HTTPError, AdminError) as error:
@@ -82,6 +87,9 @@ def run(target: Target, layers: Sequence[str] = LAYERS, max_examples: int = DEFA
                         report.cannot_verify(layer, stop.gap, f"{stop.reason}; the rest of {what} was not run")
                         if stop.gap == "deadline":
                             raise
+                    finally:
+                        report.findings[found:] = [finding if finding.source else replace(finding, source=source)
+                                                   for finding in report.findings[found:]]
             finally:
                 report.seconds[layer] = time.monotonic() - started
                 progress.done(report.found(layer))
@@ -96,20 +104,68 @@ def run(target: Target, layers: Sequence[str] = LAYERS, max_examples: int = DEFA
     return report
 
 
-def _steps(layer: str, session: Session, api: ApiProfile, max_examples: int, seed: int,
-           shrink: bool) -> list[tuple[str, Callable[[], None]]]:
-    """What a layer runs, each step named and on its own: a step the guard stops does not stop the next."""
+def _steps(layer: str, session: Session, api: ApiProfile, max_examples: int, seed: int, shrink: bool,
+           only: Replay | None = None) -> list[tuple[str, str, Callable[[], None]]]:
+    """What a layer runs, each step with the name a finding's `source` takes, said in words, and on its own: a
+    step the guard stops does not stop the next. With `only`, just the step that found a finding."""
     if layer == "schema":
         target = session.target
         paid_key = broke_key(session) if not target.read_only else None
-        return [("the schema layer", lambda: schema.run(target, api, session.report, max_examples, seed, shrink,
-                                                        session.queued, session.progress, paid_key, session.guard))]
-    if layer == "responses":
-        return [("the tour", lambda: api.tour().run(session))]
-    machine = api.machine()
-    return [("the state machine", lambda: machine.run(session, max_examples, shrink=shrink)),
-            *((f"the {module.__name__.removeprefix('contracts.')} property", partial(module.run, session))
-              for module in api.properties())]
+        operations = only.operations if only is not None else None
+        steps = [("schema", "the schema layer",
+                  lambda: schema.run(target, api, session.report, max_examples, seed, shrink, session.queued,
+                                     session.progress, paid_key, session.guard, operations))]
+    elif layer == "responses":
+        steps = [("tour", "the tour", lambda: api.tour().run(session))]
+    else:
+        machine = api.machine()
+        steps = [("machine", "the state machine", lambda: machine.run(session, max_examples, shrink=shrink)),
+                 *((module.__name__, f"the {module.__name__.removeprefix('contracts.')} property",
+                    partial(module.run, session)) for module in api.properties())]
+    return [step for step in steps if only is None or step[0] == only.source]
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What `--replay` runs again for one recorded finding: the part of the run that found it (its `source`), a
+    schema finding's operation, a state machine's failing example."""
+
+    source: str
+    operations: frozenset[str] | None = None
+    blob: str | None = None
+
+    @property
+    def layer(self) -> str:
+        return {"schema": "schema", "tour": "responses"}.get(self.source, "stateful")
+
+    @classmethod
+    def of(cls, finding: dict[str, Any]) -> Replay:
+        source = finding.get("source") or {"schema": "schema", "responses": "tour"}.get(finding["layer"], "machine")
+        return cls(source, frozenset({finding["operation"]}) if source == "schema" else None,
+                   finding.get("blob") or None if source == "machine" else None)
+
+
+def replay(target: Target, recorded: dict[str, Any], numbers: Sequence[int],
+           progress: Progress | None = None) -> list[tuple[int, dict[str, Any], Report]]:
+    """Run again, on `target`, what found each recorded finding (by its number, from 1, in the JSON report of an
+    earlier run): the same seed and budget, only its part of the run; each with the report of that run."""
+    findings = recorded.get("findings", [])
+    replayed = []
+    for number in numbers:
+        if not 1 <= number <= len(findings):
+            raise UsageError(f"--finding {number}: the report has {len(findings)} finding(s)")
+        finding = findings[number - 1]
+        only = Replay.of(finding)
+        report = run(target, [only.layer], int(recorded.get("max_examples") or DEFAULT_MAX_EXAMPLES),
+                     int(recorded.get("seed") or 0), False, progress, frozenset({ALL}), only)
+        replayed.append((number, finding, report))
+    return replayed
+
+
+def reproduced(finding: dict[str, Any], report: Report) -> bool:
+    """Whether `report` holds the recorded finding again: the same layer, check and operation."""
+    return any((found.layer, found.check, found.operation) == (finding["layer"], finding["check"],
+                                                               finding["operation"]) for found in report.findings)
 
 
 def _not_run(report: Report, layers: Sequence[str], gap: str, reason: str) -> None:
@@ -146,10 +202,14 @@ def main(argv: Sequence[str]) -> int:
             raise UsageError(f"--layers takes a comma-separated subset of {','.join(LAYERS)}")
         if args.max_examples < 1:
             raise UsageError("--max-examples must be at least 1")
+        recorded = _recorded(args.replay, target) if args.replay else None
         _preflight(target)
         progress = for_stream(sys.stderr)
         try:
             with _interrupted_by_sigterm():
+                if recorded is not None:
+                    numbers = args.finding or range(1, len(recorded.get("findings", [])) + 1)
+                    return _print_replays(replay(target, recorded, numbers, progress))
                 report = run(target, layers, args.max_examples, args.seed, not args.no_shrink, progress, accepted)
         finally:
             progress.close()
@@ -157,7 +217,6 @@ def main(argv: Sequence[str]) -> int:
         print(f"genmock check: {error}", file=sys.stderr)
         return USAGE
     print(report.render())
-    report.seed = args.seed
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     if args.junit:
@@ -165,6 +224,30 @@ def main(argv: Sequence[str]) -> int:
     if args.report:
         html_report.write(report, args.report)
     return EXIT_CODES[report.verdict]
+
+
+def _recorded(path: Path, target: Target) -> dict[str, Any]:
+    """The JSON report `--replay` takes its findings, seed and budget from."""
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--replay: cannot read a JSON report from {path}: {error}") from None
+    if not isinstance(recorded, dict) or recorded.get("api") != target.api:
+        raise UsageError(f"--replay: {path} is no report of an --api {target.api} run")
+    return recorded
+
+
+def _print_replays(replays: list[tuple[int, dict[str, Any], Report]]) -> int:
+    """Say of each finding whether it recurred (with the run that shows it); exit 1 if any did."""
+    lines = []
+    for number, finding, report in replays:
+        again = reproduced(finding, report)
+        lines.append(f"{number}. {finding['check']} on {finding['operation']}: "
+                     f"{'REPRODUCED' if again else 'not reproduced'}")
+        if again:
+            lines.extend(f"   {line}" for line in report.render().splitlines())
+    print("\n".join(lines) if lines else "genmock check --replay: the report has no finding")
+    return EXIT_CODES["violated"] if any(reproduced(finding, report) for _, finding, report in replays) else 0
 
 
 @contextmanager
@@ -253,6 +336,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--deadline", type=float, metavar="SECONDS",
                         help="the whole run's time: past it nothing more is sent and the report of what ran is "
                              "written, what did not run reported as not verified (deadline)")
+    parser.add_argument("--replay", type=Path, metavar="REPORT",
+                        help="run again what found each finding of the JSON report of an earlier run (--json): its "
+                             "seed and budget, only the part of the run that found it (a state machine's recorded "
+                             "failing example alone); exit 1 if any recurs, 0 if none does")
+    parser.add_argument("--finding", type=int, action="append", metavar="N",
+                        help="with --replay: only finding N (from 1, as the report numbers them; repeatable)")
     parser.add_argument("--allow-unverified", action="append", default=[], metavar="NAME",
                         help="do not fail (exit 3) when this property cannot be verified with what was given "
                              "(repeatable or comma-separated; all: any): " + ", ".join(sorted(UNVERIFIABLE)))

@@ -117,7 +117,8 @@ class Pass:
     key: str | None  # the credential (a key, or a `Token`)
 
 
-def passes(target: Target, profile: ApiProfile, broke_key: str | None = None) -> list[Pass]:
+def passes(target: Target, profile: ApiProfile, broke_key: str | None = None,
+           operations: frozenset[str] | None = None) -> list[Pass]:
     """The runs of the schema layer: every served operation with the target's credential, except the paid ones
     (those that can charge, `paid_operations`), which run apart so that they cannot spend: with `broke_key`, a
     tenant without credits (every valid request is a 402), else not at all (even schemathesis' negative cases can
@@ -126,7 +127,8 @@ def passes(target: Target, profile: ApiProfile, broke_key: str | None = None) ->
     skipped = set(unchecked(target, profile, document))
     paid = set(paid_operations(document, profile))
     served = [operation_id for operation_id, label in _operations(document) if label not in skipped
-              and (not target.read_only or label.split(" ", 1)[0] in READ_METHODS)]
+              and (not target.read_only or label.split(" ", 1)[0] in READ_METHODS)
+              and (operations is None or label in operations)]
     free = [operation_id for operation_id in served if operation_id not in paid]
     every = [operation_id for operation_id, _ in _operations(document)]
     runs = [Pass("free", _only(free) if free != every else {}, target.key)] if free else []
@@ -224,16 +226,16 @@ def _rate_limit(rate: float) -> str:
 
 def run(target: Target, profile: ApiProfile, report: Report, max_examples: int, seed: int = 0,
         shrink: bool = True, queued: list[str] | None = None, progress: Progress | None = None,
-        broke_key: str | None = None, guard: Guard | None = None) -> None:
+        broke_key: str | None = None, guard: Guard | None = None, operations: frozenset[str] | None = None) -> None:
     """Run schemathesis over the spec; findings into `report`, the ids of the jobs it queued into `queued`,
     each operation as it starts (and the requests sent so far) to `progress`. `broke_key`: a key of a tenant
     without credits, for the paid operations (see `passes`). `guard`: the run's, whose deadline ends the layer
     (schemathesis sends its own requests: --read-only and --rate are in its configuration, and it sends nothing
-    that can charge a wallet that pays)."""
+    that can charge a wallet that pays). `operations`: only these ("METHOD /path"; a replay of one finding)."""
     progress = progress or Progress()
     seen: set[Any] = set()  # schemathesis' Failure compares equal when it is the same finding
     cases = 0
-    for each in passes(target, profile, broke_key):
+    for each in passes(target, profile, broke_key, operations):
         config = config_for(target, profile, max_examples, seed, shrink, each)
         cases += _execute(schemathesis.openapi.from_path(target.spec_path, config=config), target, profile, report,
                           queued, progress, seen, cases, guard)

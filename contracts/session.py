@@ -41,6 +41,8 @@ class Session:
     # run made on an API with logins)
     account: dict[str, Any] | None = None
     seed: int = 0  # --seed: what schemathesis and every state machine draw from (same seed, same sequences)
+    # --replay of a state machine's finding: its failing example ("hypothesis-version:base64"), run alone
+    reproduce: str | None = None
 
     @property
     def guard(self) -> Guard:

@@ -3,14 +3,17 @@ Hypothesis (deterministic, no example database), how its failures become finding
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
 
-from hypothesis import HealthCheck, Phase, seed, settings
-from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition
+from hypothesis import HealthCheck, Phase, reproduce_failure, seed, settings
+from hypothesis.errors import DidNotReproduce, FlakyFailure, FlakyStrategyDefinition
 from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test
 
 from contracts.client import Reply
@@ -112,12 +115,19 @@ def explore(session: Session, machine: type[RuleBasedStateMachine], tally: Tally
         f"{operation}: sequence {tally.sequences}", examples=tally.sequences,
         findings=len({violation.check for violation in tally.violations}))
     options = settings(max_examples=max_examples, stateful_step_count=steps, deadline=None, database=None,
-                       report_multiple_bugs=True, print_blob=False,
+                       report_multiple_bugs=True, print_blob=True,
                        phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
                        suppress_health_check=list(HealthCheck))
+    test = get_state_machine_test(machine, settings=options)
     try:
-        # run_state_machine_as_test, but with the run's seed (it takes none)
-        seed(session.seed)(get_state_machine_test(machine, settings=options))()
+        if session.reproduce:  # --replay: the one failing example, as Hypothesis recorded it
+            version, blob = session.reproduce.split(":", 1)
+            with contextlib.redirect_stdout(io.StringIO()):  # (Hypothesis prints the example it replays)
+                reproduce_failure(version, blob.encode())(test)()
+        else:
+            seed(session.seed)(test)()  # run_state_machine_as_test, but with the run's seed (it takes none)
+    except DidNotReproduce:
+        report.note(LAYER, f"{operation}: the recorded sequence did not fail again")
     except Exception as error:  # noqa: BLE001 - every failure of the machine is a finding
         flaky = isinstance(error, FlakyFailure | FlakyStrategyDefinition)
         failures = list(_leaves(error))
@@ -161,9 +171,14 @@ def _leaves(error: BaseException) -> Iterator[BaseException]:
         yield error
 
 
+_BLOB = re.compile(r"@reproduce_failure\('([^']+)', b'([^']+)'\)")
+
+
 def _finding(failure: BaseException, flaky: bool, session: Session, operation: str) -> Finding:
-    steps = [line for note in getattr(failure, "__notes__", ()) for line in str(note).splitlines() if line.strip()]
-    requests = failure.requests if isinstance(failure, Violation) else session.transcript.text()
+    notes = [line for note in getattr(failure, "__notes__", ()) for line in str(note).splitlines() if line.strip()]
+    blobs = [found for line in notes if (found := _BLOB.search(line))]
+    steps = [line for line in notes if not _BLOB.search(line)]
+    requests = (failure.requests if isinstance(failure, Violation) else "") or session.transcript.text()
     reproduction = "\n".join(["# the sequence (Hypothesis):", *steps, "# the requests it sent:", requests])
     if isinstance(failure, Violation):
         check, message = failure.check, failure.message
@@ -173,4 +188,5 @@ def _finding(failure: BaseException, flaky: bool, session: Session, operation: s
     if flaky:
         message += ("\n(replayed, the sequence went another way: the server runs on real time, keeps state from "
                     "earlier sequences in view, or is not deterministic)")
-    return Finding(LAYER, check, operation, message, reproduction)
+    blob = f"{blobs[-1][1]}:{blobs[-1][2]}" if blobs else ""
+    return Finding(LAYER, check, operation, message, reproduction, blob=blob)
