@@ -22,6 +22,11 @@ Properties (each a check name in the report):
   one's own media answers 200, 402 or 429, with a fresh id; one's own prompt answers 200 until it is gone, then
   404, and finishes with medias of its route's kind; a prompt nothing made fail never fails, one accepted while a
   "prompt" fault was armed for its user does; once the clock has moved past all work every prompt is finished.
+- media_format / media_size / media_duration / media_frame_rate: a finished prompt's medias are what the spec
+  promises the request its container echoes (contracts/wire/aliveai_media.py): PNG stills, and videos of the
+  uploaded picture's aspect, 480 pixels on the short side, of their `videoLength` and `videoFrameRate`. (Every
+  URL of every answer is downloaded and judged against what the answer declares: `asset_download` and
+  `asset_content`, findings of the responses layer, contracts/wire/assets.py.)
 - prompt_listing: the finished prompts are listed newest first.
 - tenant_isolation: another user's prompt answers 404 (GET, DELETE), cannot be removed from the queue, and its
   media cannot be named (404, nothing charged).
@@ -51,6 +56,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from contracts.apis import profile
 from contracts.client import Reply
 from contracts.machines.common import LAYER, Counted, Tally, answer, balance_checks, either, explore, freeze_clock
+from contracts.media import read
 from contracts.models.credits import FAILED, REMOVED, PriceTable, wallet
 from contracts.models.prepaid import PrepaidWallet
 from contracts.models.queue import ACTIVE, DELETED, FINISHED, Prompt, queue_problem
@@ -79,6 +85,8 @@ from contracts.wire.aliveai import (
     too_many,
     upload,
 )
+from contracts.wire.aliveai_media import promise
+from contracts.wire.assets import Inspected
 from contracts.wire.common import Waiter
 
 FIRST, ENHANCE, VIDEO = "IMAGE_DEFAULT", "EDIT_ENHANCE", "IMAGE_TO_VIDEO"
@@ -91,6 +99,7 @@ POOR = "a create it cannot pay for"
 OPENINGS = (BUSY, TURNOVER, POOR, "nothing else")
 BAD_CREDENTIALS = tuple(sorted(misuses("key", Token("token")), key=lambda what: "no credentials" in what))
 LOGIN = profile("aliveai").login
+PICTURE = png(48, 64)  # what each user uploads: the source of its edits and videos
 
 
 @dataclass
@@ -156,7 +165,8 @@ def prepare(session: Session) -> tuple[World, Callable[[], None]]:
 def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
     """The state machine class for this run (rules close over the session and the world)."""
     admin, target = session.admin, session.target
-    client = Counted(session, world.tally)
+    client = Inspected(session, Counted(session, world.tally))
+    source = read(PICTURE)
     waiter = Waiter(session, FAR_SECONDS)
     labels = ("A", "B") if admin is not None or target.second_key else ("A",)
     # user B's choices start one further, so that the simplest sequence already holds two openings
@@ -232,7 +242,7 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
 
         def ready(self, account: Account, misused: str) -> None:
             """An uploaded picture (the source of edits and videos), and a misused credential refused."""
-            reply = upload(client, account.key, png(48, 64))
+            reply = upload(client, account.key, PICTURE)
             if reply.status != 200 or not isinstance(reply.field("mediaId"), str):
                 fail("prompt_lookup", f"user {account.label} uploaded a PNG: {answer(reply)}", "POST /upload")
             account.image = reply.field("mediaId")
@@ -518,9 +528,23 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
                                           f"{sorted(map(str, kinds))}", POLL)
                 prompt.state, prompt.medias = FINISHED, medias(reply)
                 world.outcomes[FINISHED] += 1
+                self.promised(prompt, reply)
             elif reply.status == 200 and not prompt.active and prompt.state != FINISHED:
                 fail("prompt_lookup", f"prompt {prompt.id} of user {account.label} is {prompt.state}, yet answers "
                                       f"{answer(reply)}", POLL)
+
+        def promised(self, prompt: Prompt, reply: Reply) -> None:
+            """A finished prompt's medias (each downloaded as its answer came) are what the spec promises."""
+            route = world.routes[prompt.prompt_type]
+            echo = reply.field(route.container_field)
+            promised = promise(route, echo if isinstance(echo, dict) else {}, source)
+            for item in prompt.medias:
+                found = client.inspector.media(item.get("mediaUrl"))
+                world.tally.ran(*(promised.checks if promised is not None and found and not found.problem else ()))
+                broken = promised.broken_by(found) if promised is not None and found and not found.problem else []
+                if broken:
+                    fail(broken[0][0], f"prompt {prompt.id} ({prompt.prompt_type}), media {item.get('id')} "
+                                       f"({item.get('mediaUrl')}): {broken[0][1]}", POLL)
 
         def check_queue(self, account: Account) -> None:
             listed, reply = pending(client, account.key)

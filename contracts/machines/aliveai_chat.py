@@ -29,6 +29,7 @@ from contracts.machines.common import Counted, Tally, either, explore
 from contracts.models.chat import CHARACTER, ChatModel, Personas, chat_view
 from contracts.protocols import streams
 from contracts.session import Session
+from contracts.wire.assets import Inspected
 
 # on a virtual clock (replies take no wall time); 5 sequences missed a regenerate of an older reply on some seeds
 SEQUENCES, STEPS = 10, 15
@@ -39,7 +40,7 @@ OPERATION = "POST /chats/{chatId}/messages"
 
 def build(session: Session, tally: Tally, drive: Any) -> type[RuleBasedStateMachine]:
     key = session.target.key or ""
-    api = Counted(session, tally)
+    api = Inspected(session, Counted(session, tally))  # character pictures are downloaded and judged too
 
     def fail(check: str, message: str, operation: str | None = None) -> None:
         tally.fail(check, message, session.transcript.text(), operation)

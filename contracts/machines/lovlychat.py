@@ -14,8 +14,12 @@ Properties (each a check name in the report):
   time), every job is final. Every sequence ends so (its teardown), then also comparing balances and galleries.
 - armed_fault / source_image: a job accepted while a fault is armed for its tenant fails, as does a video
   whose source URL is no image (`source_image_unavailable`); both are refunded.
-- gallery_contents / gallery_order / gallery_paging: the gallery is the model's completed assets, newest
-  first, filtered by characterId; walking every page yields that list exactly once.
+- gallery_contents / gallery_order / gallery_paging / gallery_fields: the gallery is the model's completed
+  assets, newest first, filtered by characterId, each item field for field the asset its job's poll answered;
+  walking every page yields that list exactly once.
+- asset_variant: a completed job's asset declares the size and duration the spec gives its kind and variant.
+  (Every URL of every answer is downloaded and judged against what the answer declares: `asset_download` and
+  `asset_content`, findings of the responses layer, contracts/wire/assets.py.)
 - tenant_isolation: another wallet's job answers 404, its assets never show in one's gallery, and its image
   cannot be a sourceAssetId (400).
 - job_ids_unique / job_lookup / input_validation / authentication: fresh ids; one's own jobs answer 200,
@@ -44,9 +48,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from contracts.client import NO_BODY, Reply
 from contracts.machines.common import LAYER, Counted, Tally, answer, balance_checks, either, explore, freeze_clock
 from contracts.models import gallery
-from contracts.models.jobs import FAILED, Fate, JobModel
+from contracts.models.jobs import COMPLETED, FAILED, Fate, JobModel
 from contracts.models.prepaid import PrepaidWallet
 from contracts.session import Session
+from contracts.wire.assets import Inspected
 from contracts.wire.common import FAR_SECONDS, Waiter
 from contracts.wire.lovlychat import (
     CREATE,
@@ -61,6 +66,7 @@ from contracts.wire.lovlychat import (
     job_path,
     price_list,
     undecodable_url,
+    variant_problem,
     video_job,
     walk_gallery,
 )
@@ -125,7 +131,7 @@ def prepare(session: Session) -> tuple[World | None, Callable[[], None]]:
 def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
     """The state machine class for this run (rules close over the session and the world)."""
     admin, target = session.admin, session.target
-    client = Counted(session, world.tally)
+    client = Inspected(session, Counted(session, world.tally))
     waiter = Waiter(session)
     labels = ("A", "B") if admin is not None or target.second_key else ("A",)
     price_unit = world.prices["video", "standard"]
@@ -389,12 +395,18 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             world.tally.ran(*job.checks())
             was = job.status
             problems = job.observe(reply.body)
+            variant = None
             if job.terminal and job.status != was:  # seen final for the first time
                 world.outcomes[job.status] += 1
                 world.leftovers.pop(job.id, None)
                 if job.status == FAILED:
                     account.wallet.failed(job.cost)
+                if job.status == COMPLETED and job.asset is not None:
+                    world.tally.ran("asset_variant")
+                    variant = variant_problem(job.asset, job.kind, job.variant)
             self.raise_first(problems, POLL)
+            if variant is not None:
+                fail("asset_variant", variant, POLL)
             return job
 
         def all_final(self, accounts: list[Account], when: str) -> None:
@@ -429,6 +441,14 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             leaked = [str(item.get("id")) for item in items if item.get("jobId") in world.ids - set(account.jobs)]
             if leaked:
                 fail("tenant_isolation", f"{what} lists {', '.join(leaked)} of another wallet", LIST)
+            for item in items:
+                job = account.jobs.get(str(item.get("jobId")))
+                if job is not None and job.asset:
+                    world.tally.ran("gallery_fields")
+                differences = gallery.differences(item, job.asset) if job is not None and job.asset else []
+                if differences:
+                    fail("gallery_fields", f"{what}: item {item.get('id')} is not the asset job "
+                                           f"{item.get('jobId')} answers: {'; '.join(differences)}", LIST)
             problem = gallery.disorder(items, character)
             if problem is not None:
                 fail(problem[0], f"{what}: {problem[1]}", LIST)

@@ -1,6 +1,6 @@
 """The reference gallery (LovlyChat): the assets of a wallet's completed jobs, newest first (`createdAt`
 descending, then `id` descending), optionally only those of one character; walking every page by `nextCursor`
-yields that list exactly once."""
+yields that list exactly once, each item the very asset its job's poll answers (every field the same)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,19 @@ def expected(assets: Iterable[dict[str, Any]], character: str | None = None) -> 
     """The ids the gallery must list, in order."""
     chosen = [asset for asset in assets if character is None or asset.get("characterId") == character]
     return [str(asset["id"]) for asset in sorted(chosen, key=position, reverse=True)]
+
+
+def differences(item: dict[str, Any], asset: dict[str, Any]) -> list[str]:
+    """The fields in which a gallery item differs from its job's asset, each as "name: item's value, asset's
+    value" (`createdAt` is compared as an instant: the same moment may be written another way)."""
+    found = []
+    for name in sorted(item.keys() | asset.keys()):
+        listed, polled = item.get(name), asset.get(name)
+        if name == "createdAt" and _instant(listed) is not None and _instant(listed) == _instant(polled):
+            continue
+        if name not in item or name not in asset or listed != polled:
+            found.append(f"{name}: {_shown(item, name)}, the job's {_shown(asset, name)}")
+    return found
 
 
 def disorder(items: list[dict[str, Any]], character: str | None = None) -> tuple[str, str] | None:
@@ -41,3 +54,14 @@ def disorder(items: list[dict[str, Any]], character: str | None = None) -> tuple
             return "gallery_order", (f"item {index} ({ids[index]}, {newer[0].isoformat()}) comes before the newer "
                                      f"item {index + 1} ({ids[index + 1]}, {older[0].isoformat()}): not newest first")
     return None
+
+
+def _instant(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _shown(fields: dict[str, Any], name: str) -> str:
+    return repr(fields[name]) if name in fields else "none"

@@ -5,9 +5,13 @@ Besides that validation, each stop checks that the answer is the documented one 
 - `problem_detail`: a 400 names the wrong field in `violations`; a 429 of a full queue says "Max pending
   creations"; a 405 has an `Allow` header naming the path's methods.
 - `prompt_echo`: a prompt's container echoes the request that made it, in its route's field.
-- `media_type` / `media_download` / `media_size`: a finished prompt holds medias of its route's kind, each URL
-  downloads that kind (PNG or MP4 signature, a PNG with a size in its IHDR), an edit keeps its source's size and
-  `edit-upscale` doubles it.
+- `media_type`: a finished prompt holds medias of its route's kind.
+- `media_format` / `media_size` / `media_duration` / `media_frame_rate`: each media is what the spec promises
+  the request its container echoes (contracts/wire/aliveai_media.py): a PNG still of its `aspectRatio`'s size, an
+  edit of its source's size (`edit-upscale` doubles it), an MP4 video of its source's aspect, length and frame
+  rate.
+- `asset_download` / `asset_content`: every URL of every answer (medias, catalogue pictures) downloads what the
+  answer declares (contracts/wire/assets.py).
 - `queue_removal`: a waiting prompt removed from the queue is gone (404), a running one stays.
 - `prompt_deletion`: a deleted prompt answers 404, and its medias can no longer be named.
 - `prompt_listing`: listing pages newest first, `pageSize` at a time, filtered by `promptType`.
@@ -32,6 +36,7 @@ from typing import Any
 from contracts.apis import profile
 from contracts.client import Reply
 from contracts.machines.common import freeze_clock
+from contracts.media import Media, read
 from contracts.schema import METHODS, unchecked
 from contracts.session import Session, login_reply, renew_login, token_of
 from contracts.target import Token
@@ -55,19 +60,18 @@ from contracts.wire.aliveai import (
     References,
     Route,
     body_for,
-    download,
     finish,
-    media_problem,
     medias,
     misuses,
     pending,
     png,
-    png_size,
     prompt_path,
     routes,
     too_many,
     upload,
 )
+from contracts.wire.aliveai_media import promise
+from contracts.wire.assets import Inspected
 from contracts.wire.common import Waiter
 
 FIRST = "IMAGE_DEFAULT"  # createPrompt: needs no reference, so it comes first
@@ -75,7 +79,7 @@ ENHANCE = "EDIT_ENHANCE"  # a cheap route that names one media: for the 404s of 
 TRAINED_FROM = "EDIT_IMPROVE_FACE"  # names a media and `createdFromPromptId`
 VIDEO = "IMAGE_TO_VIDEO"
 SOURCE = (64, 96)  # the uploaded picture every image edit starts from
-UPSCALE = "/prompts/edit-upscale"
+ASPECT = {"aspectRatio": "LANDSCAPE"}  # the first prompt's: a size no default has
 TOUR_CREDITS = 400  # covers one create per route, the removed ones again, at any plausible prices
 BLOCKING = {"x-aliveai-request-blocking": "true"}
 LOGIN = profile("aliveai").login
@@ -94,7 +98,7 @@ def run(session: Session) -> None:
 class _Tour:
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.client = session.client
+        self.client = Inspected(session)
         self.stop = Stops(session, GET_ME, "problem_detail", lambda reply: reply.field("detail"))
         self.waiter = Waiter(session, FAR_SECONDS)
         self.routes = routes(session.target)
@@ -107,6 +111,7 @@ class _Tour:
         self.outstanding: list[str] = []  # accepted, not seen finished yet
         self.finished: list[str] = []  # seen finished, in the order they were created
         self.results: dict[str, list[dict[str, Any]]] = {}  # their medias
+        self.sources: dict[str, Media] = {}  # what the uploads and finished medias are, by media id
         self.full = False  # the queue was seen full (429) once
 
     def run(self) -> None:
@@ -159,16 +164,16 @@ class _Tour:
         """The login's answers; its token, once shown to name the current user."""
         account = self.account
         assert account is not None and LOGIN is not None
-        self.stop("a wrong password", login_reply(self.client, LOGIN, {**account, "password": "not-it"}), {401},
+        self.stop("a wrong password", login_reply(self.session.client, LOGIN, {**account, "password": "not-it"}), {401},
                   operation=LOGIN_OP)
         self.bad_request("a login without password", self.client.send(
             "POST", LOGIN.path, key=None, body={"email": account["email"]}), LOGIN_OP, "password")
-        reply = login_reply(self.client, LOGIN, account)
+        reply = login_reply(self.session.client, LOGIN, account)
         self.stop("a login", reply, {200}, operation=LOGIN_OP)
         token = token_of(reply, LOGIN)
         if token is None:
             return None
-        self.client.transcript.masks[token] = "$TOKEN"
+        self.session.transcript.masks[token] = "$TOKEN"
         mine = self.client.send("GET", ME, key=token)
         if self.stop("the current user with a Bearer token", mine, {200}, operation=GET_ME) and \
                 mine.field("id") != me.field("id"):
@@ -181,10 +186,10 @@ class _Tour:
         has one, is then renewed)."""
         admin = self.session.admin
         assert admin is not None and self.account is not None and LOGIN is not None
-        token = token_of(login_reply(self.client, LOGIN, self.account), LOGIN)
+        token = token_of(login_reply(self.session.client, LOGIN, self.account), LOGIN)
         if token is None:
             return
-        self.client.transcript.masks[token] = "$TOKEN"
+        self.session.transcript.masks[token] = "$TOKEN"
         admin.set_clock(advance_seconds=TOKEN_SECONDS + 1)
         self.stop("a token 24 hours after its login", self.client.send("GET", ME, key=token), {401},
                   operation=GET_ME)
@@ -244,16 +249,18 @@ class _Tour:
 
     # --- prompts ------------------------------------------------------------------------------------------
     def uploads(self) -> bool:
-        reply = upload(self.client, self.key, png(*SOURCE))
+        picture = png(*SOURCE)
+        reply = upload(self.client, self.key, picture)
         if not self.stop("an uploaded PNG", reply, {200}, operation=UPLOAD_OP):
             return False
         if reply.field("mediaType") != "IMAGE":
             self.stop.fail("media_type", UPLOAD_OP, f"an uploaded PNG: {reply.text[:200]}", reply)
         self.references = References(image=str(reply.field("mediaId")))
+        self.sources[str(reply.field("mediaId"))] = read(picture)
         return True
 
     def prompts(self) -> None:
-        first = self.create(self.routes[FIRST])
+        first = self.create(self.routes[FIRST], ASPECT)
         if first is None:
             return
         self.references = replace(self.references, prompt=first)
@@ -280,8 +287,8 @@ class _Tour:
         if self.session.admin is not None:
             self.blocking()
 
-    def create(self, route: Route) -> str | None:
-        body = body_for(route, self.references)
+    def create(self, route: Route, options: dict[str, Any] | None = None) -> str | None:
+        body = {**body_for(route, self.references), **(options or {})}
         reply = self.client.send("POST", route.path, key=self.key, body=body)
         if reply.status == 429:  # the queue is full: the first time toured, then drained; and once more
             if self.full:
@@ -385,30 +392,21 @@ class _Tour:
                 any(echo.get(name) != value for name, value in body.items()):
             self.stop.fail("prompt_echo", POLL, f"a {route.prompt_type} prompt's container echoes its request "
                                                 f"{body} in {route.container_field!r}: {reply.text[:300]}", reply)
-        for media in medias(reply):
-            if media.get("mediaType") != route.media_type:
+        source = self.sources.get(str(body.get("mediaId")))
+        promised = promise(route, echo if isinstance(echo, dict) else {}, source)
+        for item in medias(reply):
+            if item.get("mediaType") != route.media_type:
                 self.stop.fail("media_type", POLL, f"a {route.prompt_type} prompt ({route.media_type}) holds a "
-                                                   f"{media.get('mediaType')} media", reply)
-            self.fetch(route, media, reply)
-
-    def fetch(self, route: Route, media: dict[str, Any], reply: Reply) -> None:
-        url = media.get("mediaUrl")
-        what = f"media {media.get('id')} of a {route.prompt_type} prompt: {url}"
-        response, error = download(self.session, url)
-        if response is None or response.status_code != 200:
-            problem = error if response is None else f"answered {response.status_code}"
-            self.stop.fail("media_download", POLL, f"{what}: {problem}", reply)
-            return
-        problem = media_problem(response.content, str(media.get("mediaType")))
-        if problem:
-            self.stop.fail("media_download", POLL, f"{what} holds {problem}", reply)
-            return
-        edit = route.path.startswith("/prompts/edit-") and route.media_type == route.source == "IMAGE"
-        expected = (2 * SOURCE[0], 2 * SOURCE[1]) if route.path == UPSCALE else SOURCE if edit else None
-        size = png_size(response.content)
-        if expected is not None and size != expected:
-            self.stop.fail("media_size", POLL, f"{what} is {size}, not {expected}: an edit keeps its source's size "
-                                               f"{SOURCE}, edit-upscale doubles it", reply)
+                                                   f"{item.get('mediaType')} media", reply)
+            found = self.client.inspector.media(item.get("mediaUrl"))  # judged as the answer came (asset_content)
+            if found is None or found.problem is not None:
+                continue
+            self.sources[str(item.get("id"))] = found
+            for check in promised.checks if promised is not None else ():
+                self.stop.ran(check, POLL)
+            for check, message in promised.broken_by(found) if promised is not None else []:
+                self.stop.fail(check, POLL, f"media {item.get('id')} of a {route.prompt_type} prompt "
+                                            f"({item.get('mediaUrl')}): {message}", reply)
 
     def listing(self) -> None:
         """Pages of one, newest first; a promptType filter; a page past the end."""

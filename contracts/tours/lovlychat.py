@@ -4,7 +4,10 @@ response strictly against the spec.
 Besides that validation, each stop checks that the answer is the documented one (`documented_status`), that
 an error carries its documented `error.code` (`error_code`), a 400 its `error.details` (`error_details`), a 405
 an `Allow` header naming the path's methods (`allow_header`), a 402 the listed price and the balance
-(`payment_required`), and that a completed job's asset URLs download an image or video (`asset_download`).
+(`payment_required`), that a completed job's asset declares the size and duration the spec gives its variant
+(`asset_variant`), and that the gallery lists each asset as its job's poll answers it, field for field
+(`gallery_fields`). Every URL of every answer is downloaded and its bytes judged against what the answer
+declares (`asset_download`, `asset_content`: contracts/wire/assets.py).
 
 With an admin token the tour makes its own tenants (one with LoveCoins, one with none, for the 402) and
 advances a virtual clock to finish jobs; without one it spends a few jobs of --key's wallet (two images, a
@@ -16,13 +19,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from contracts.client import NO_BODY, Reply
 from contracts.machines.common import freeze_clock
+from contracts.models import gallery
 from contracts.session import Session
 from contracts.tours.common import LAYER, Stops
-from contracts.wire.common import Waiter, looks_like
+from contracts.wire.assets import Inspected
+from contracts.wire.common import Waiter
 from contracts.wire.lovlychat import (
     CREATE,
     GALLERY,
@@ -38,6 +41,7 @@ from contracts.wire.lovlychat import (
     job_path,
     price_list,
     undecodable_url,
+    variant_problem,
     video_job,
 )
 
@@ -57,7 +61,7 @@ def run(session: Session) -> None:
 class _Tour:
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.client = session.client
+        self.client = Inspected(session)
         self.stop = Stops(session, CREATE, "error_code", lambda reply: reply.error_code())
         self.waiter = Waiter(session)
         self.key = session.target.key
@@ -65,6 +69,7 @@ class _Tour:
         self.prices: dict[tuple[str, str], int] = {}
         self.last_wallet: Any = None  # the balance the last job request answered
         self.refundable = 0  # what may have come back since: the cost of the job bound to fail
+        self.assets: dict[str, dict[str, Any]] = {}  # of the completed jobs, by job id
 
     def run(self) -> None:
         self.unauthorized()
@@ -175,10 +180,11 @@ class _Tour:
             self.stop("another wallet's job", self.client.send("GET", job_path(first["id"]), key=self.other),
                       {404}, "not_found", POLL)
         done = self.finish([job["id"] for job in (first, second) if job])
-        image = self.asset_of(done.get(first["id"]))
+        for job in (first, second):
+            self.asset_of(job, done)
+        image = self.assets.get(first["id"])
         if image is None:
             return
-        self.download(image, "image/png")
         if self.other:
             self.bad_request("another wallet's image as sourceAssetId", self.client.send(
                 "POST", JOBS, key=self.other, body=video_job("standard", CHARACTER, asset_id=image["id"])),
@@ -189,9 +195,8 @@ class _Tour:
                               video_job("standard", CHARACTER, url=undecodable_url(self.session)))
         self.refundable = failing["cost"] if failing and isinstance(failing.get("cost"), int) else 0
         done = self.finish([job["id"] for job in (video, failing) if job])
-        clip = self.asset_of(done.get(video["id"])) if video else None
+        clip = self.asset_of(video, done)
         if clip is not None:
-            self.download(clip, "video/mp4")
             self.bad_request("a video asset as sourceAssetId", self.client.send(
                 "POST", JOBS, key=self.key, body=video_job("standard", CHARACTER, asset_id=clip["id"])),
                 field="sourceAssetId")
@@ -225,36 +230,46 @@ class _Tour:
                                                    f"{self.waiter.how_long()}", last[unfinished[0]])
         return last
 
-    def asset_of(self, reply: Reply | None) -> dict[str, Any] | None:
+    def asset_of(self, job: dict[str, Any] | None, done: dict[str, Reply]) -> dict[str, Any] | None:
+        """The asset of a job seen completed (kept for the gallery), once it declares its variant's size."""
+        reply = done.get(job["id"]) if job is not None else None
         assets = reply.field("assets") if reply is not None and reply.field("status") == "completed" else None
-        return assets[0] if isinstance(assets, list) and assets and isinstance(assets[0], dict) else None
-
-    def download(self, asset: dict[str, Any], mime_type: str) -> None:
-        for name, expected in (("url", mime_type), ("thumbnailUrl", "image/png")):
-            url = asset.get(name)
-            try:
-                response = httpx.get(str(url), timeout=self.session.target.timeout)
-            except (httpx.HTTPError, ValueError) as error:
-                self.stop.fail("asset_download", POLL, f"asset {asset.get('id')}: {name} {url!r}: {error}")
-                continue
-            self.session.transcript.record(response.request, response.status_code)
-            if response.status_code != 200 or not looks_like(response.content, expected):
-                self.stop.fail("asset_download", POLL, f"asset {asset.get('id')}: {name} {url} answered "
-                                                       f"{response.status_code}, {len(response.content)} bytes "
-                                                       f"that are not {expected}")
+        if job is None or reply is None or not isinstance(assets, list) or not assets or \
+                not isinstance(assets[0], dict):
+            return None
+        self.assets[job["id"]] = asset = assets[0]
+        self.stop.ran("asset_variant", POLL)
+        problem = variant_problem(asset, job["kind"], job["variant"])
+        if problem is not None:
+            self.stop.fail("asset_variant", POLL, problem, reply)
+        return asset
 
     def gallery(self) -> None:
         reply = self.client.send("GET", GALLERY, key=self.key, params={"limit": 1})
         if self.stop("a gallery page of one", reply, {200}, operation=LIST):
+            self.same_assets(reply)
             cursor = reply.field("nextCursor")
             if not cursor:
                 self.stop.fail("gallery_paging", LIST, "the wallet has several assets, yet a page of one "
                                                        "answers no nextCursor", reply)
             else:
-                self.stop("the next gallery page", self.client.send(
-                    "GET", GALLERY, key=self.key, params={"limit": 1, "cursor": cursor}), {200}, operation=LIST)
-        self.stop("one character's gallery", self.client.send(
-            "GET", GALLERY, key=self.key, params={"characterId": "char_mika"}), {200}, operation=LIST)
+                after = self.client.send("GET", GALLERY, key=self.key, params={"limit": 1, "cursor": cursor})
+                if self.stop("the next gallery page", after, {200}, operation=LIST):
+                    self.same_assets(after)
+        reply = self.client.send("GET", GALLERY, key=self.key, params={"characterId": "char_mika"})
+        if self.stop("one character's gallery", reply, {200}, operation=LIST):
+            self.same_assets(reply)
+
+    def same_assets(self, page: Reply) -> None:
+        """Each item of a gallery page of a job the tour saw completed is that job's asset, field for field."""
+        for item in page.field("items") or []:
+            asset = self.assets.get(item.get("jobId")) if isinstance(item, dict) else None
+            if asset is not None:
+                self.stop.ran("gallery_fields", LIST)
+            differences = gallery.differences(item, asset) if asset is not None else []
+            if differences:
+                self.stop.fail("gallery_fields", LIST, f"item {item.get('id')} is not the asset job "
+                                                       f"{item.get('jobId')} answers: {'; '.join(differences)}", page)
 
     def short_wallet(self) -> None:
         """Without an admin token, a 402 only if --key's wallet is short of some price (the dearest job)."""

@@ -1,6 +1,6 @@
 """AliveAI on the wire, shared by its tour and its state machine: the create routes (read from the spec's
-`x-aliveai-prompt`), a valid request for each, uploads, the user's credits and queue, prompts and the bytes of
-their medias.
+`x-aliveai-prompt`), a valid request for each, uploads, the user's credits and queue, prompts and the files each
+`mediaType` may be.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
+from contracts import media
 from contracts.client import Reply
-from contracts.session import Session
 from contracts.target import Target, Token
-from contracts.wire.common import Sender, Waiter, looks_like, poll_until
+from contracts.wire.common import Sender, Waiter, poll_until
 
 ME, PENDING, QUEUE, PROMPTS, UPLOAD = "/members/me", "/prompts/pending", "/prompts/queue", "/prompts", "/upload"
 GET_ME, GET_PENDING, REMOVE = f"GET {ME}", f"GET {PENDING}", f"DELETE {QUEUE}"
@@ -25,7 +23,7 @@ POLL, DELETE, LIST = "GET /prompts/{promptId}", "DELETE /prompts/{promptId}", f"
 UPLOAD_OP = f"POST {UPLOAD}"
 FAR_SECONDS = 3600.0  # drains any plausible queue; less than a token's 24 h, so logins outlive a settle
 TOKEN_SECONDS = 24 * 3600  # an access token's life (POST /members/login)
-MIME_TYPES = {"IMAGE": "image/png", "VIDEO": "video/mp4"}
+MEDIA_TYPES = {"IMAGE": media.IMAGES, "VIDEO": (media.MP4,)}  # the files each `MediaType` may be
 # the request fields that name something of the user's, each filled by `body_for` from `References`
 MEDIA_FIELDS = ("mediaId", "originalMediaId", "maskMediaId", "lastFrameMediaId")
 TEXT = "a lighthouse on a cliff at dusk, oil painting"
@@ -150,32 +148,19 @@ def png(width: int = 64, height: int = 96) -> bytes:
 
 def png_size(content: bytes) -> tuple[int, int] | None:
     """A PNG's (width, height) from its IHDR chunk, None when it has none."""
-    if content[:8] != PNG_SIGNATURE or content[12:16] != b"IHDR" or len(content) < 24:
-        return None
-    width, height = struct.unpack(">II", content[16:24])
-    return int(width), int(height)
+    found = media.read(content)
+    return (found.width, found.height) if found.mime_type == media.PNG and found.width and found.height else None
 
 
 def media_problem(content: bytes, media_type: str) -> str | None:
-    """What is wrong with a media's bytes for its declared `mediaType` (IMAGE: a PNG with a size; VIDEO: an MP4)."""
-    expected = MIME_TYPES.get(media_type)
-    if expected is None:
+    """What is wrong with a media's bytes, by their signature, for its declared `mediaType` (IMAGE: a PNG, JPEG or
+    WebP with a size; VIDEO: an MP4); contracts/wire/assets.py judges them whole."""
+    if media_type not in MEDIA_TYPES:
         return f"mediaType {media_type!r} is neither IMAGE nor VIDEO"
-    if not looks_like(content, expected):
-        return f"{len(content)} bytes that are not {expected}"
-    if media_type == "IMAGE":
-        size = png_size(content)
-        if size is None or not all(size):
-            return f"a PNG without a readable size (IHDR): {size}"
+    found = media.read(content) if media_type == "IMAGE" else media.Media(media.sniff(content), len(content))
+    if found.mime_type not in MEDIA_TYPES[media_type] or found.problem is not None:
+        return f"{found}, not {' or '.join(MEDIA_TYPES[media_type])}"
     return None
-
-
-def download(session: Session, url: Any) -> tuple[httpx.Response | None, str | None]:
-    """GET a media URL (no credentials: the URL is the access); the response, or what went wrong."""
-    try:
-        return session.client.fetch(str(url)), None
-    except (httpx.HTTPError, ValueError) as error:
-        return None, f"{url!r}: {error}"
 
 
 def misuses(key: str | None, token: str | None) -> dict[str, str | None]:

@@ -1,5 +1,5 @@
-"""What every API's wire module shares: the client protocol, the signatures of media formats, and waiting for
-work to finish (a virtual clock advanced through the admin API, else real time)."""
+"""What every API's wire module shares: the client protocol, and waiting for work to finish (a virtual clock
+advanced through the admin API, else real time)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,12 @@ from contracts.client import Reply
 from contracts.session import Session
 
 FAR_SECONDS = 86400.0  # an advance this long drains any plausible queue
-MAGIC = {"image/png": (0, b"\x89PNG\r\n\x1a\n"), "video/mp4": (4, b"ftyp")}  # where each format's signature is
 
 
 class Sender(Protocol):
     def send(self, method: str, path: str, *, key: str | None, body: Any = ..., raw: bytes | None = None,
              validate: bool = True, headers: dict[str, str] | None = None, params: dict[str, Any] | None = None,
              files: dict[str, Any] | None = None) -> Reply: ...
-
-
-def looks_like(content: bytes, mime_type: str) -> bool:
-    """Whether `content` starts with the signature of `mime_type` (PNG, MP4)."""
-    offset, signature = MAGIC.get(mime_type, (0, b"\0"))
-    return content[offset:offset + len(signature)] == signature
 
 
 def poll_until(client: Sender, waiter: Waiter, key: str, ids: list[str], path_of: Callable[[str], str],

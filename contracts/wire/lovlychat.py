@@ -1,8 +1,11 @@
 """LovlyChat on the wire, shared by its tour, machine and concurrency property: routes, request bodies, the
-price list, waiting for jobs to finish, walking the gallery's pages."""
+price list, what the spec promises each variant's assets, waiting for jobs to finish, walking the gallery's
+pages."""
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +25,10 @@ KINDS = (("image", "standard"), ("image", "hd"), ("video", "standard"), ("video"
 TERMINAL = ("completed", "failed")
 PROMPT = "Aiko on a rooftop at dusk, city lights behind her, soft rim light"
 MOTION = "She turns toward the camera and smiles, hair moving in the wind"
+# the spec's `Variant`: each (kind, variant)'s pixels, and a video's length (81 frames at 16 fps)
+SIZES = {("image", "standard"): (832, 1216), ("image", "hd"): (1248, 1824), ("video", "standard"): (480, 832),
+         ("video", "hd"): (720, 1280)}
+VIDEO_SECONDS = 81 / 16
 
 
 def job_path(job_id: str) -> str:
@@ -63,6 +70,22 @@ MALFORMED = b'{"kind": "image",'  # a job request that is not JSON
 def undecodable_url(session: Session) -> str:
     """A URL the server can fetch but not decode as an image: its own price list (JSON)."""
     return session.target.root + PRICING
+
+
+def variant_problem(asset: dict[str, Any], kind: str, variant: str) -> str | None:
+    """How an asset's declared size and duration differ from what the spec's `Variant` gives its job's kind and
+    variant (None: they do not)."""
+    width, height = SIZES[kind, variant]
+    seconds = VIDEO_SECONDS if kind == "video" else None
+    declared = (asset.get("width"), asset.get("height"), asset.get("durationSeconds"))
+    duration = declared[2]
+    same_length = duration is seconds or (isinstance(duration, int | float) and seconds is not None
+                                          and math.isclose(duration, seconds, abs_tol=1e-3))
+    if declared[:2] == (width, height) and same_length:
+        return None
+    return (f"asset {asset.get('id')} of a {variant} {kind} job declares {declared[0]}x{declared[1]} "
+            f"(durationSeconds {json.dumps(duration)}); the spec's {variant} {kind} is {width}x{height} "
+            f"(durationSeconds {json.dumps(seconds)})")
 
 
 def price_list(reply: Reply) -> dict[tuple[str, str], int] | None:
