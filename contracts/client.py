@@ -21,6 +21,7 @@ from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.response.exceptions import HeaderValidationError
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+from contracts.cleanup import Created, deletables
 from contracts.curl import Transcript
 from contracts.guard import Guard
 from contracts.report import Finding, Report
@@ -85,6 +86,7 @@ class ContractClient:
                                                                   extra_media_type_deserializers=json_types))
         # every request it sends (streams and asset downloads too) is first admitted by the run's guard
         self.guard = guard or Guard()
+        self.created = Created(deletables(document))  # what the run may delete again at its end
         self._http = httpx.Client(base_url=target.root, timeout=target.timeout, event_hooks=self.guard.event_hooks())
         self._report = report
         self.transcript = transcript
@@ -146,6 +148,7 @@ class ContractClient:
                       content_type=response.headers.get("content-type", ""), curl=line,
                       headers={name.lower(): value for name, value in response.headers.items()},
                       content=response.content)
+        self.created.note(request, self.operation(request).split(" ", 1)[1], reply.status, reply.body)
         if validate:
             for check, message, dedupe in self._judged(request, response):
                 self._report.add(Finding("responses", check, self.operation(request), message, line), dedupe)

@@ -55,6 +55,8 @@ class Session:
             if self.admin is not None:
                 remove_tenants(self.admin, self.report)
                 restore_clock(self.admin, self.report, self.clock_mode)
+            else:
+                remove_created(self.client, self.report)
         finally:
             self.client.close()
             if self.admin is not None:
@@ -186,6 +188,16 @@ def remove_tenants(admin: AdminClient, report: Report) -> None:
     if created:
         report.note(RUN, f"removed the {created} tenant(s) the suite created, with their jobs, assets, ledger "
                          "entries and faults")
+
+
+def remove_created(client: ContractClient, report: Report) -> None:
+    """Without an admin token: delete what the run created with the keys it was given, where the API allows."""
+    if not client.created.items:
+        return
+    deleted, left = client.created.remove(
+        lambda path, credentials: client.send("DELETE", path, key=None, headers=credentials).status)
+    report.note(RUN, f"deleted the {deleted} item(s) the run created that the API can delete"
+                     + (f"; could not delete {len(left)}: {', '.join(left[:5])}" if left else ""))
 
 
 def restore_clock(admin: AdminClient, report: Report, mode: str | None) -> None:
