@@ -343,6 +343,16 @@ def _aliveai_variants() -> dict[str, Callable[[], None]]:
 VARIANTS.update(_aliveai_variants())
 
 
+def _asset_variants() -> dict[str, Callable[[], None]]:
+    """The broken assets and gallery items of both APIs live in their own module."""
+    from tests import broken_assets
+
+    return broken_assets.VARIANTS
+
+
+VARIANTS.update(_asset_variants())
+
+
 def main(argv: Sequence[str]) -> int:
     if not argv or argv[0] not in VARIANTS:
         print(f"usage: python -m tests.broken {{{','.join(VARIANTS)}}} serve [genmock serve args...]", file=sys.stderr)
