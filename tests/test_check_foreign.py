@@ -88,6 +88,18 @@ def test_jobs_that_fail_and_are_refunded_break_no_contract(tmp_path: Path) -> No
     assert stateful["parallel requests"] >= 2 * 12
 
 
+def test_a_tour_whose_jobs_all_fail_says_what_it_could_not_tour(tmp_path: Path) -> None:
+    """Every job fails (as the spec allows): the tour's gallery, videos and 402 have nothing to work on, which is
+    reported as not verified, never as held."""
+    with foreign_server("--fail-every", "1") as base_url:
+        result = genmock_check(base_url, tmp_path / "report.json", "--layers", "responses")
+
+    assert result.returncode == 3, result.stdout + result.stderr
+    gaps = json.loads((tmp_path / "report.json").read_text())["gaps"]
+    [toured] = [gap for gap in gaps if gap["property"] == "paid_job_tour"]
+    assert not toured["accepted"] and "did not complete (last seen failed)" in toured["reason"]
+
+
 def test_a_deviation_is_reported_alone_by_the_property_it_breaks_and_replays(tmp_path: Path) -> None:
     with foreign_server("--deviation", DEVIATION) as base_url:
         result = genmock_check(base_url, tmp_path / "report.json")

@@ -104,6 +104,15 @@ def test_each_broken_mock_is_caught_by_its_check(mock_server: dict[str, Any], la
             assert "state = LovlyChatMachine()" in finding.reproduction or "replayed" in finding.message
 
 
+@pytest.mark.parametrize("mock_server", [("-m", "tests.broken", "lc-wrong-status")], indirect=True)
+def test_a_job_answered_neither_202_nor_402_is_not_blamed_on_the_402_rule(mock_server: dict[str, Any]) -> None:
+    """Each finding names the property it breaks: an accepted job answered 200 breaks job_accepted, not
+    payment_required (which is about 402s)."""
+    report = run(target_of(mock_server), ["stateful"], max_examples=SEQUENCES, shrink=False)
+    checks = {finding.check for finding in report.findings if finding.layer == "stateful"}
+    assert "job_accepted" in checks and "payment_required" not in checks, report.render()
+
+
 @pytest.mark.parametrize(("mock_server", "budget", "check"), [
     (("-m", "tests.broken", "lc-double-charge"), SEQUENCES, "charge_per_job"),
     (("-m", "tests.broken", "cross-tenant"), SEQUENCES, "tenant_isolation"),

@@ -6,7 +6,8 @@ Properties (each a check name in the report):
 - charge_per_job / refund_on_failure / refund_once / wallet_balance / balance_non_negative: the balance equals
   the start, minus the listed price of each accepted job, plus the cost of each failed one; nothing else moves it.
 - payment_required: a job the balance does not cover answers 402 `{required: the listed price, wallet: the
-  balance}` and changes nothing (no debit, no job); one it covers is accepted.
+  balance}` and changes nothing (no debit, no job); one it covers is not refused with 402.
+- job_accepted: a valid job request answers 202 (or 402), nothing else (a 400, a 5xx, a 200).
 - job_lifecycle / job_fields / refund_field / job_outcome: a job goes queued → running → completed | failed
   (queued → failed allowed), never leaves a final status, its progress never falls, and its fields fit its
   status (one asset when completed; an error and `refunded` = cost when failed).
@@ -109,6 +110,12 @@ class World:
     ids: set[str] = field(default_factory=set)  # every job id answered so far
     leftovers: dict[str, str] = field(default_factory=dict)  # no admin: job id -> key, of jobs maybe unfinished
     outcomes: Counter[str] = field(default_factory=Counter)  # how the jobs seen final ended, for the report
+
+
+def blame(status: int, allowed: set[int]) -> str:
+    """The property a valid job request's unexpected answer breaks: the 402 rule where only 202 and 402 are in
+    question, else that a valid request is accepted."""
+    return "payment_required" if {status, *allowed} <= {202, 402} else "job_accepted"
 
 
 def prepare(session: Session) -> tuple[World | None, Callable[[], None]]:
@@ -340,11 +347,12 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             affordable = account.wallet.affordable(price, account.pending())
             allowed = {202} if affordable else {402} if affordable is False else {202, 402}
             reply = client.send("POST", JOBS, key=account.key, body=body)
-            world.tally.ran("payment_required")
+            # what an answer outside `allowed` would break (0: any other status) is what this answer is judged by
+            world.tally.ran(*{blame(status, allowed) for status in {0, 202, 402} - allowed})
             if reply.status not in allowed:
-                fail("payment_required", f"tenant {account.label} asked for {kind} {variant} at "
-                                         f"{price} with a balance of {self.balance(account)}: expected "
-                                         f"{either(allowed)}, got {answer(reply)}", CREATE)
+                fail(blame(reply.status, allowed), f"tenant {account.label} asked for {kind} {variant} at "
+                                                   f"{price} with a balance of {self.balance(account)}: expected "
+                                                   f"{either(allowed)}, got {answer(reply)}", CREATE)
             if reply.status == 402:
                 self.refused(account, reply, price)
             else:

@@ -171,6 +171,8 @@ class _Tour:
         first = self.accept("an image job (x-api-key)", image_job("standard", CHARACTER))
         second = self.accept("an image job (Bearer)", image_job("standard", "char_mika"), bearer=True)
         if first is None:
+            self.session.report.cannot_verify(LAYER, "paid_job_tour", "the tour's first image job was not accepted: "
+                                              "its polls, assets, gallery and the 402 were not toured")
             return
         self.stop("polling a queued job", self.client.send("GET", job_path(first["id"]), key=self.key), {200},
                   operation=POLL)
@@ -184,6 +186,11 @@ class _Tour:
             self.asset_of(job, done)
         image = self.assets.get(first["id"])
         if image is None:
+            last = done.get(first["id"])
+            status = last.field("status") if last is not None else None
+            self.session.report.cannot_verify(LAYER, "paid_job_tour", f"the tour's first image job did not complete "
+                                              f"(last seen {status or 'unfinished'}): the videos from its image, the "
+                                              "gallery and the 402 were not toured")
             return
         if self.other:
             self.bad_request("another wallet's image as sourceAssetId", self.client.send(
@@ -226,8 +233,10 @@ class _Tour:
             self.stop(f"polling a {reply.field('status')} job", reply, {200}, operation=POLL)
         if unfinished:
             self.session.queued.extend(unfinished)
+            seen = ", ".join(f"{job_id} {_state(last.get(job_id))}" for job_id in unfinished)
             self.stop.fail("job_terminates", POLL, f"jobs {', '.join(unfinished)} did not finish within "
-                                                   f"{self.waiter.how_long()}", last[unfinished[0]])
+                                                   f"{self.waiter.how_long()}; last seen: {seen}",
+                           last[unfinished[0]])
         return last
 
     def asset_of(self, job: dict[str, Any] | None, done: dict[str, Reply]) -> dict[str, Any] | None:
@@ -284,3 +293,13 @@ class _Tour:
                 video_job(variant, CHARACTER, url=undecodable_url(self.session)))  # if taken, it fails: refunded
         self.payment_required(self.client.send("POST", JOBS, key=self.key, body=body), self.prices[kind, variant],
                               None)
+
+
+def _state(reply: Reply | None) -> str:
+    """A job as its last poll showed it: its status and progress, or what answered instead."""
+    if reply is None:
+        return "never answered"
+    if reply.status != 200:
+        return f"answered {reply.status}"
+    progress = reply.field("progress")
+    return f"{reply.field('status')}" + (f" at {progress}%" if isinstance(progress, int | float) else "")
