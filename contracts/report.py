@@ -17,7 +17,8 @@ UNVERIFIABLE = {
                         "(needs --second-key, or --admin-token)",
     "concurrent_debit": "parallel paid requests on one wallet are charged exactly (needs --admin-token or "
                         "--race-key)",
-    "exact_price": "each charge is the published or given price (LucyDream: needs --price or --admin-token)",
+    "exact_price": "each charge is the published or given price (LucyDream: needs --price, AliveAI --prices, or "
+                   "--admin-token)",
     "paid_generation": "a paid generation succeeds and is charged (LucyDream: needs --model-id and "
                        "--safetensors-path, or --admin-token)",
     "model_creation": "training a model: its price, its 409 while one trains (LucyDream: needs --admin-token)",

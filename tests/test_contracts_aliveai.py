@@ -3,6 +3,7 @@ and each broken mock is caught by the check meant for it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -11,7 +12,7 @@ import pytest
 from contracts.apis import profile
 from contracts.models.credits import PriceTable, wallet
 from contracts.models.queue import queue_problem
-from contracts.runner import main, run
+from contracts.runner import Replay, main, run
 from contracts.schema import auth_for, passes, unchecked
 from contracts.target import Target, Token
 from contracts.wire.aliveai import References, body_for, media_problem, png, png_size, routes
@@ -95,13 +96,30 @@ def test_genmock_check_with_only_a_key(mock_server: dict[str, Any], capsys: pyte
     target = public_target(mock_server, login=False)
     code = main(["--api", "aliveai", "--base-url", target.base_url, "--key", str(target.key), "--second-key",
                  str(target.second_key), "--layers", "stateful", "--max-examples", "3", "--no-shrink",
-                 "--job-timeout", "20", "--poll-interval", "0.02", "--allow-unverified", "stream_error_consistent"])
+                 "--job-timeout", "20", "--poll-interval", "0.02", "--allow-unverified", "stream_error_consistent",
+                 "--allow-unverified", "exact_price"])
 
     out = capsys.readouterr().out
     assert code == 0, out
     # without an admin token no fault can be armed: that property is listed as not verified, and accepted
     assert "not verified (accepted): stream_error_consistent" in out
     assert "[stateful] passed" in out and str(target.key) not in out  # shown as $KEY
+
+
+@pytest.mark.parametrize("mock_server", [("-m", "tests.broken", "aa-double-charge")], indirect=True)
+def test_without_an_admin_token_stated_prices_pin_a_constant_overcharge(mock_server: dict[str, Any]) -> None:
+    """AliveAI publishes no prices: without --prices each is learnt from its first debit, so a server that always
+    charges double is consistent with itself (said as the gap exact_price); with the prices stated it is caught."""
+    target = public_target(mock_server)
+    machine_only = Replay("machine")  # (the channel and chat properties have nothing to say of prices)
+    learnt = run(target, ["stateful"], max_examples=2, shrink=False, only=machine_only)
+    assert "exact_price" in {gap.property for gap in learnt.gaps}, learnt.render()
+    config = httpx.get(mock_server["apis"]["aliveai"]["admin_url"] + "/config",
+                       headers={"authorization": f"Bearer {mock_server['admin_token']}"}).json()
+    stated = run(replace(target, prices={kind: float(price) for kind, price in config["prices"].items()}),
+                 ["stateful"], max_examples=2, shrink=False, only=machine_only)
+    assert "charge_per_prompt" in {finding.check for finding in stated.findings}, stated.render()
+    assert "exact_price" not in {gap.property for gap in stated.gaps}
 
 
 def test_a_refused_login_is_a_usage_error(mock_server: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:

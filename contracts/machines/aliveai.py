@@ -150,8 +150,9 @@ def prepare(session: Session) -> tuple[World, Callable[[], None]]:
     """The run's facts; with an admin token the server's config and a frozen clock (restored afterwards), moved
     past all earlier work."""
     found = routes(session.target)
-    if session.admin is None:
-        return World(found, PriceTable(), None, None, [], strict=False), lambda: None
+    if session.admin is None:  # the prices the user stated (--prices) are held to; else each is learnt
+        stated = {kind: int(price) for kind, price in (session.target.prices or {}).items()}
+        return World(found, PriceTable(stated), None, None, [], strict=False), lambda: None
     _, restore = freeze_clock(session.admin)
     config = session.admin.config()
     session.admin.set_clock(advance_seconds=FAR_SECONDS)  # what earlier layers queued is over
@@ -612,13 +613,18 @@ def run(session: Session, max_examples: int, steps: int = 20, shrink: bool = Tru
     """Run `max_examples` sequences of up to `steps` rules; each broken property becomes a finding."""
     report, target = session.report, session.target
     if session.admin is None:
+        prices = "those of --prices" if target.prices else "learnt from the first debit of each kind"
         report.note(LAYER, f"no --admin-token: the credits of --key{' and --second-key' if target.second_key else ''} "
                            f"pay for the prompts, which are waited for in real time (up to --job-timeout "
-                           f"{target.job_timeout:g} s); prices are learnt from the first debit of each kind; no "
+                           f"{target.job_timeout:g} s); prices are {prices}; no "
                            f"faults are armed and a 429 is judged only by what it says and changes; no other client "
                            f"may use these users meanwhile")
         if not target.second_key:
             report.cannot_verify(LAYER, "tenant_isolation", "no --second-key")
+        if not target.prices:
+            report.cannot_verify(LAYER, "exact_price", "no --prices: AliveAI publishes no prices, so each is learnt "
+                                                       "from its first debit and a constant overcharge cannot be told "
+                                                       "from the price")
     world, restore = prepare(session)
     try:
         explore(session, build(session, world), world.tally, world.routes[FIRST].operation, max_examples, steps,

@@ -121,7 +121,8 @@ def prepare(session: Session) -> tuple[World, Callable[[], None]]:
     given = None
     if target.model_id and target.safetensors_path:
         given = Model(target.model_id, target.safetensors_path, target.trigger_name)
-    price = money(target.price) if target.price is not None else None
+    stated = target.price if target.price is not None else (target.prices or {}).get("generate")
+    price = money(stated) if stated is not None else None
     if admin is None:
         return World(price, 0.0, None, given), lambda: None
     now, restore = freeze_clock(admin)
@@ -434,7 +435,7 @@ def run(session: Session, max_examples: int, steps: int = 25, shrink: bool = Tru
                                  "generations (and so the balance properties) are not exercised")
         if not target.second_key:
             report.cannot_verify(LAYER, "tenant_isolation", "no --second-key")
-        if target.price is None:
+        if target.price is None and "generate" not in (target.prices or {}):
             report.cannot_verify(LAYER, "exact_price", "no --price: the price is learnt from the first two "
                                  "balances, so a constant overcharge cannot be told from the price")
     world, restore = prepare(session)
