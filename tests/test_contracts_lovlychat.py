@@ -12,7 +12,7 @@ import pytest
 from contracts.models.gallery import disorder, expected
 from contracts.models.jobs import Fate, JobModel
 from contracts.models.prepaid import PrepaidWallet
-from contracts.runner import main, run
+from contracts.runner import Replay, main, run
 from contracts.target import Target
 
 BUDGET = 8  # schemathesis examples per operation, or state-machine sequences: small, for CI
@@ -111,6 +111,16 @@ def test_a_job_answered_neither_202_nor_402_is_not_blamed_on_the_402_rule(mock_s
     report = run(target_of(mock_server), ["stateful"], max_examples=SEQUENCES, shrink=False)
     checks = {finding.check for finding in report.findings if finding.layer == "stateful"}
     assert "job_accepted" in checks and "payment_required" not in checks, report.render()
+
+
+@pytest.mark.parametrize("mock_server", [("-m", "tests.broken", "lc-402-deducts")], indirect=True)
+def test_a_shrunk_finding_whose_replay_drew_other_steps_is_still_named_by_its_property(
+        mock_server: dict[str, Any]) -> None:
+    """A 402 that deducts changes what later rules can do: Hypothesis' replay while shrinking draws other steps
+    (FlakyStrategyDefinition). That is the broken property's finding, not a machine error of its own."""
+    report = run(target_of(mock_server), ["stateful"], max_examples=25, shrink=True, only=Replay("machine"))
+    checks = {finding.check for finding in report.findings}
+    assert "payment_required" in checks and "machine_error" not in checks, report.render()
 
 
 @pytest.mark.parametrize(("mock_server", "budget", "check"), [
