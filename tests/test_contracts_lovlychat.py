@@ -123,6 +123,14 @@ def test_a_shrunk_finding_whose_replay_drew_other_steps_is_still_named_by_its_pr
     assert "payment_required" in checks and "machine_error" not in checks, report.render()
 
 
+@pytest.mark.parametrize("mock_server", [("-m", "tests.broken", "lc-racy-debit")], indirect=True)
+def test_a_property_broken_in_several_rounds_is_one_finding(mock_server: dict[str, Any]) -> None:
+    report = run(target_of(mock_server), ["stateful"], max_examples=1, shrink=False,
+                 only=Replay("contracts.races.lovlychat"))
+    [finding] = [finding for finding in report.findings if finding.check == "concurrent_debit"]
+    assert "rounds broke it" in finding.message and finding.message.count("\n- ") >= 2, finding.message
+
+
 @pytest.mark.parametrize(("mock_server", "budget", "check"), [
     (("-m", "tests.broken", "lc-double-charge"), SEQUENCES, "charge_per_job"),
     (("-m", "tests.broken", "cross-tenant"), SEQUENCES, "tenant_isolation"),
