@@ -5,6 +5,7 @@ journal (every request it received, and the ledger entries and jobs each made), 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -176,6 +177,17 @@ def test_an_interrupted_run_still_writes_its_report(fresh: Genmock, tmp_path: Pa
     assert written["layers"] == ["responses", "stateful"] and "interrupted" in stdout
     assert "removed the" in stdout  # its tenants are cleaned up all the same
     assert api.call("GET", "/tenants")["tenants"] == [api.call("GET", f"/tenants/{api.demo.id}")]
+
+
+def test_a_job_that_never_finishes_is_a_finding_with_its_last_state_not_a_hang(fresh: Genmock) -> None:
+    """The mock's clock is frozen and the run has no admin token to move it: no job ever finishes. Each wait ends
+    after --job-timeout, and the job is reported as it was last seen."""
+    api = fresh.lovlychat
+    result = check("lovlychat", api.base_url, "--key", api.demo.key, "--layers", "responses",
+                   "--job-timeout", "1", "--poll-interval", "0.2", "--max-examples", "2", "--allow-unverified", "all")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "job_terminates" in result.stdout
+    assert re.search(r"did not finish within 1 s; last seen: job_\w+ (queued|running) at progress 0", result.stdout)
 
 
 # -- the guard itself, on a clock of its own -------------------------------------------------------------------

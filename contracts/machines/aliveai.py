@@ -483,7 +483,9 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
                 admin.set_clock(advance_seconds=FAR_SECONDS)
             waiter.wait(list(active), lambda prompt_id: not self.poll(*active[prompt_id]).active)
             world.tally.ran("prompt_terminates")
-            unfinished = [prompt.id for account in self.accounts.values() for prompt in account.active()]
+            unfinished = [prompt.id + (f" (last seen at queue position {prompt.position})"
+                                       if prompt.position is not None else " (last seen pending)")
+                          for account in self.accounts.values() for prompt in account.active()]
             if unfinished:
                 fail("prompt_terminates", f"after {waiter.how_long()}, prompts {', '.join(unfinished)} are not "
                                           f"finished", POLL)

@@ -418,7 +418,8 @@ def build(session: Session, world: World) -> type[RuleBasedStateMachine]:
             return job
 
         def all_final(self, accounts: list[Account], when: str) -> None:
-            unfinished = [job.id for account in accounts for job in account.active()]
+            unfinished = [f"{job.id} (last seen {job.status} at progress {job.progress:g})" for account in accounts
+                          for job in account.active()]
             world.tally.ran("job_terminates")
             if unfinished:
                 fail("job_terminates", f"{when}, jobs {', '.join(unfinished)} are not final", POLL)

@@ -302,4 +302,4 @@ def _state(reply: Reply | None) -> str:
     if reply.status != 200:
         return f"answered {reply.status}"
     progress = reply.field("progress")
-    return f"{reply.field('status')}" + (f" at {progress}%" if isinstance(progress, int | float) else "")
+    return f"{reply.field('status')}" + (f" at progress {progress:g}" if isinstance(progress, int | float) else "")
