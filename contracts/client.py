@@ -21,6 +21,7 @@ from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.response.exceptions import HeaderValidationError
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+from contracts import exchanges
 from contracts.cleanup import Created, deletables
 from contracts.curl import Transcript
 from contracts.guard import Guard
@@ -144,6 +145,7 @@ class ContractClient:
     def receive(self, request: httpx.Request, response: httpx.Response, validate: bool = True) -> Reply:
         """Record an exchange in the transcript and (with `validate`) check the response against the spec."""
         line = self.transcript.record(request, response.status_code)
+        exchanges.note(request, response, self.operation)
         reply = Reply(status=response.status_code, body=_json(response), text=response.text,
                       content_type=response.headers.get("content-type", ""), curl=line,
                       headers={name.lower(): value for name, value in response.headers.items()},

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from contracts import html_report, junit, schema
+from contracts import differential, html_report, junit, schema
 from contracts.apis import PROFILES, REFUSED, ApiProfile, KeyProbe, profile
 from contracts.client import key_scheme
 from contracts.guard import SAFE_METHODS, Stop
@@ -210,7 +210,11 @@ def main(argv: Sequence[str]) -> int:
                 if recorded is not None:
                     numbers = args.finding or range(1, len(recorded.get("findings", [])) + 1)
                     return _print_replays(replay(target, recorded, numbers, progress))
-                report = run(target, layers, args.max_examples, args.seed, not args.no_shrink, progress, accepted)
+                if args.compare_with_mock:
+                    report = differential.compare(target, lambda on, shown: run(
+                        on, layers, args.max_examples, args.seed, not args.no_shrink, shown, accepted), progress)
+                else:
+                    report = run(target, layers, args.max_examples, args.seed, not args.no_shrink, progress, accepted)
         finally:
             progress.close()
     except (UsageError, AdminError, LoginRefused, PricesUnknown) as error:
@@ -342,6 +346,11 @@ def _parser() -> argparse.ArgumentParser:
                              "failing example alone); exit 1 if any recurs, 0 if none does")
     parser.add_argument("--finding", type=int, action="append", metavar="N",
                         help="with --replay: only finding N (from 1, as the report numbers them; repeatable)")
+    parser.add_argument("--compare-with-mock", action="store_true",
+                        help="run the same seeded sequence against a genmock started for the purpose too (the "
+                             "target's keys mirrored onto it, with the balances the target shows, and its prices) and "
+                             "report where the two differ, per operation: status, shape, money moved, each check's "
+                             "verdict; a different status class or money moved differently fails the run (exit 1)")
     parser.add_argument("--allow-unverified", action="append", default=[], metavar="NAME",
                         help="do not fail (exit 3) when this property cannot be verified with what was given "
                              "(repeatable or comma-separated; all: any): " + ", ".join(sorted(UNVERIFIABLE)))

@@ -39,6 +39,7 @@ from schemathesis.generation.case import Case
 from schemathesis.generation.meta import CoverageScenario, coverage_scenario
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from contracts import exchanges
 from contracts.apis import ApiProfile
 from contracts.client import CREDENTIAL_PREFIX
 from contracts.guard import Guard, Stop
@@ -269,6 +270,7 @@ def _execute(schema: Any, target: Target, profile: ApiProfile, report: Report, q
             cases += len(event.recorder.cases)
             _add_failures(event.recorder.checks, report, masks, seen)
             _ran(event.recorder, report)
+            exchanges.note_scenario(event.recorder)
             progress.step(event.label or "", examples=before + cases, findings=report.found(LAYER))
             if queued is not None and profile.job_operation:
                 queued.extend(_queued_jobs(event.recorder.interactions.values(), profile.job_operation))
