@@ -8,6 +8,8 @@ from typing import Any
 
 # A key the server does not accept: LovlyChat and AliveAI document 401, LucyDream 403 (either means "refused").
 REFUSED = (401, 403)
+# every API's near-miss properties, read from its spec: credentials almost valid, another tenant's ids almost theirs
+PROBES = ("contracts.probes.authentication", "contracts.probes.isolation")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ PROFILES = {
         # the only route: a body without a prompt is refused (400) before anything is charged
         key_probe=KeyProbe("POST", "/wp-json/apiservices/v1/generate", {}),
         own_balance=5.0,
+        property_modules=PROBES,
     ),
     "lovlychat": ApiProfile(
         name="lovlychat",
@@ -95,7 +98,7 @@ PROFILES = {
         own_balance=500,
         valid_input_rejections=("sourceAssetId", "cursor"),
         job_operation=("POST", "/v1/generation/jobs"),
-        property_modules=("contracts.races.lovlychat",),
+        property_modules=("contracts.races.lovlychat", *PROBES),
     ),
     "aliveai": ApiProfile(
         name="aliveai",
@@ -109,7 +112,7 @@ PROFILES = {
         valid_input_rejections=("image",),  # an upload whose bytes are no picture (the schema says: binary)
         # the websocket channels; the NDJSON chat replies, the chat machine and the chat routes' isolation
         property_modules=("contracts.protocols.websockets", "contracts.protocols.streams",
-                          "contracts.machines.aliveai_chat", "contracts.protocols.chat_isolation"),
+                          "contracts.machines.aliveai_chat", "contracts.protocols.chat_isolation", *PROBES),
         login=Login("/members/login", "accessToken"),
         issued_keys=True,
         paid_marker="x-aliveai-prompt",
