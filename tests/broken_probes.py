@@ -239,6 +239,16 @@ def ld_model_leading_zero() -> None:
     _around("lucydream", "generate", generate)
 
 
+def aa_route_unguarded() -> None:
+    """One route, far down the spec (GET /chats), forgets its credential check: a request without any is served
+    as the demo user."""
+    from mockserver.dialects.aliveai import DIALECT
+
+    demo = DIALECT.demo.credentials[0]
+    _credential_also(lambda request, alternatives: (demo, "ApiKeyScheme") if request.url.path == "/chats"
+                     and request.method == "GET" else None)
+
+
 VARIANTS: dict[str, Callable[[], None]] = {
     "lc-job-case": lc_job_case,
     "lc-gallery-foreign-cursor": lc_gallery_foreign_cursor,
@@ -248,6 +258,7 @@ VARIANTS: dict[str, Callable[[], None]] = {
     "aa-character-dot-segment": aa_character_dot_segment,
     "aa-owner-query": aa_owner_query,
     "aa-jwt-unsigned": aa_jwt_unsigned,
+    "aa-route-unguarded": aa_route_unguarded,
     "ld-key-prefix": ld_key_prefix,
     "ld-bearer-header": ld_bearer_header,
     "ld-model-leading-zero": ld_model_leading_zero,

@@ -14,6 +14,7 @@ import pytest
 
 from contracts.apis import PROBES, PROFILES
 from contracts.probes import authentication, isolation
+from contracts.probes.authentication import FULL
 from contracts.probes.credentials import Secrets, accepted, altered, near_misses, presentations
 from contracts.probes.forms import path_forms
 from contracts.report import Report
@@ -81,7 +82,8 @@ def test_the_mock_keeps_the_probes_with_an_admin_token(served: dict[str, Any], a
     assert len(held(report, "authentication")) == {"lovlychat": 4, "aliveai": 75, "lucydream": 1}[api]
     assert len(held(report, "tenant_isolation")) >= {"lovlychat": 3, "aliveai": 20, "lucydream": 1}[api]
     counts = report.counts["stateful"]
-    assert counts["near-miss credentials"] >= 25 * len(held(report, "authentication")), counts
+    judged = len(held(report, "authentication"))  # every near miss on FULL of them, two on the others
+    assert counts["near-miss credentials"] >= 25 * min(judged, FULL) + 2 * max(judged - FULL, 0), counts
     assert counts["near-miss isolation requests"] >= 8, counts
 
 
@@ -118,7 +120,9 @@ BROKEN = [
     ("aa-prompt-trailing-slash", "aliveai", isolation, "tenant_isolation", "GET /prompts/{promptId}"),
     ("aa-character-dot-segment", "aliveai", isolation, "tenant_isolation", "GET /chat-characters/{id}"),
     ("aa-owner-query", "aliveai", isolation, "tenant_isolation", "GET /chats/{chatId}"),
-    ("aa-jwt-unsigned", "aliveai", authentication, "authentication", "GET /members/me"),
+    ("aa-jwt-unsigned", "aliveai", authentication, "authentication", None),  # on those that get every near miss
+    # a route past those that get every near miss still gets no credentials and an altered key
+    ("aa-route-unguarded", "aliveai", authentication, "authentication", "GET /chats"),
     ("ld-key-prefix", "lucydream", authentication, "authentication", "POST /wp-json/apiservices/v1/generate"),
     ("ld-bearer-header", "lucydream", authentication, "authentication", "POST /wp-json/apiservices/v1/generate"),
     ("ld-model-leading-zero", "lucydream", isolation, "tenant_isolation", "POST /wp-json/apiservices/v1/generate"),
@@ -129,11 +133,11 @@ BROKEN = [
                          [(("-m", "tests.broken", variant), *rest) for variant, *rest in BROKEN],
                          ids=[variant for variant, *_ in BROKEN], indirect=["mock_server"])
 def test_each_broken_mock_is_caught_by_its_near_miss(mock_server: dict[str, Any], api: str, module: ModuleType,
-                                                     check: str, operation: str) -> None:
+                                                     check: str, operation: str | None) -> None:
     report = judge(mock_server, api, (module,))
 
-    assert (check, operation) in {(finding.check, finding.operation) for finding in report.findings}, \
-        report.render()
+    found = {(finding.check, finding.operation) for finding in report.findings}
+    assert (check, operation) in found if operation else check in {name for name, _ in found}, report.render()
     for finding in report.findings:
         assert finding.layer == "stateful" and finding.check == check, finding
         assert finding.reproduction.startswith("curl") and "# -> " in finding.reproduction, finding

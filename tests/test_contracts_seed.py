@@ -21,7 +21,8 @@ def drawn(seed: int) -> list[int]:
         def draw(self, value: int) -> None:
             draws.append(value)
 
-    session = SimpleNamespace(report=Report("lovlychat", "http://127.0.0.1:9"), progress=Progress(), seed=seed)
+    session = SimpleNamespace(report=Report("lovlychat", "http://127.0.0.1:9"), progress=Progress(), seed=seed,
+                              reproduce=None)
     explore(session, Drawing, Tally(), "GET /v1/pricing", max_examples=5, steps=5, shrink=False)  # type: ignore[arg-type]
     assert session.report.ok, session.report.render()
     return draws
