@@ -135,29 +135,31 @@ def test_a_refused_login_is_a_usage_error(mock_server: dict[str, Any], capsys: p
 
 
 BROKEN = [
-    # variant, (layer, check) that must name it, state-machine sequences (it stops at the first broken property)
-    ("aa-double-charge", ("stateful", "charge_per_prompt"), SEQUENCES),
-    ("aa-no-refund-on-removal", ("stateful", "refund_on_removal"), SEQUENCES),
-    ("aa-no-refund-on-failure", ("stateful", "refund_on_failure"), SEQUENCES),
-    ("aa-402-charges", ("stateful", "payment_required"), SEQUENCES),
-    ("aa-pending-order", ("stateful", "pending_queue"), SEQUENCES),
-    ("aa-pending-limit", ("stateful", "pending_limit"), SEQUENCES),
-    ("aa-removes-running", ("stateful", "queue_removal"), SEQUENCES),
-    ("aa-delete-keeps", ("stateful", "prompt_deletion"), SEQUENCES),
-    ("aa-foreign-media", ("stateful", "tenant_isolation"), SEQUENCES),
-    ("aa-bearer-takes-key", ("stateful", "authentication"), SEQUENCES),
+    # variant, (layer, check) that must name it, state-machine sequences (it stops at the first broken property),
+    # the part of the stateful layer that must catch it (None: the whole layer, whichever property)
+    ("aa-double-charge", ("stateful", "charge_per_prompt"), SEQUENCES, "machine"),
+    ("aa-no-refund-on-removal", ("stateful", "refund_on_removal"), SEQUENCES, "machine"),
+    ("aa-no-refund-on-failure", ("stateful", "refund_on_failure"), SEQUENCES, "machine"),
+    ("aa-402-charges", ("stateful", "payment_required"), SEQUENCES, "machine"),
+    ("aa-pending-order", ("stateful", "pending_queue"), SEQUENCES, "machine"),
+    ("aa-pending-limit", ("stateful", "pending_limit"), SEQUENCES, "machine"),
+    ("aa-removes-running", ("stateful", "queue_removal"), SEQUENCES, "machine"),
+    ("aa-delete-keeps", ("stateful", "prompt_deletion"), SEQUENCES, "machine"),
+    ("aa-foreign-media", ("stateful", "tenant_isolation"), SEQUENCES, None),
+    ("aa-bearer-takes-key", ("stateful", "authentication"), SEQUENCES, None),
     # the stateful layer's answers are validated strictly too: a schema finding is a responses finding (and does
     # not stop the machine, hence a budget of its own)
-    ("aa-missing-field", ("responses", "response_schema_conformance"), 1),
+    ("aa-missing-field", ("responses", "response_schema_conformance"), 1, "machine"),
 ]
 
 
-@pytest.mark.parametrize(("mock_server", "expected", "budget"), [(("-m", "tests.broken", variant), *rest)
-                                                                 for variant, *rest in BROKEN],
+@pytest.mark.parametrize(("mock_server", "expected", "budget", "part"),
+                         [(("-m", "tests.broken", variant), *rest) for variant, *rest in BROKEN],
                          ids=[variant for variant, *_ in BROKEN], indirect=["mock_server"])
 def test_each_broken_mock_is_caught_by_its_check(mock_server: dict[str, Any], expected: tuple[str, str],
-                                                 budget: int) -> None:
-    report = run(admin_target(mock_server), ["stateful"], max_examples=budget, shrink=False)
+                                                 budget: int, part: str | None) -> None:
+    report = run(admin_target(mock_server), ["stateful"], max_examples=budget, shrink=False,
+                 only=Replay(part) if part else None)
 
     assert expected in {(finding.layer, finding.check) for finding in report.findings}, report.render()
     for finding in report.findings:
