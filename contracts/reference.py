@@ -5,11 +5,9 @@ this interpreter on a free port of 127.0.0.1 with its state in memory, driven th
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from contracts.serving import stop, wait_until_serving
 from contracts.target import ADMIN_PREFIX, AdminError
 
 START_TIMEOUT = 30.0  # seconds for `genmock serve` to answer
@@ -73,46 +72,12 @@ def started(api: str, timeout: float = START_TIMEOUT) -> Iterator[Reference]:
         with log.open("w", encoding="utf-8") as output:
             process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            served = _served(process, credentials, log, timeout)["apis"][api]
-            token = json.loads(credentials.read_text(encoding="utf-8"))["admin_token"]
+            listed = wait_until_serving(process, credentials, log, timeout, AdminError)
+            served, token = listed["apis"][api], listed["admin_token"]
             with httpx.Client(base_url=served["base_url"], timeout=30,
                               headers={"authorization": f"Bearer {token}"}) as admin:
                 reference = Reference(served["base_url"], token, admin)
                 reference.call("DELETE", f"/tenants/{served['tenant_id']}")
                 yield reference
         finally:
-            _stop(process)
-
-
-def _served(process: subprocess.Popen[bytes], credentials: Path, log: Path, timeout: float) -> dict[str, Any]:
-    """The credentials file `genmock serve` writes, once its origins answer."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AdminError(f"the reference genmock exited with {process.returncode}: "
-                             f"{log.read_text(encoding='utf-8')[-2000:]}")
-        if credentials.exists() and credentials.stat().st_size:
-            served = json.loads(credentials.read_text(encoding="utf-8"))
-            if all(_answers(api["base_url"]) for api in served["apis"].values()):
-                return dict(served)
-        time.sleep(0.05)
-    raise AdminError(f"the reference genmock did not answer within {timeout:g} s")
-
-
-def _answers(base_url: str) -> bool:
-    try:
-        httpx.get(f"{base_url}{ADMIN_PREFIX}/state", timeout=1)  # 401 without the token: it is up
-    except httpx.TransportError:
-        return False
-    return True
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """By its PID: SIGTERM, then SIGKILL after 10 s."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            stop(process)

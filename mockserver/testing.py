@@ -12,11 +12,9 @@ can use them directly:
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from contracts import serving
+from contracts.serving import stop
 
 # mockserver.dialects.NAMES, repeated: importing the dialects (and the router with them) would add a quarter of
 # a second to every pytest run of everyone who installs genmock (tests/test_examples.py keeps the two equal)
@@ -216,35 +217,6 @@ def _demo(api: dict[str, Any]) -> Tenant:
 
 def wait_until_serving(process: subprocess.Popen[str], credentials: Path, log: Path | None = None,
                        timeout: float = START_TIMEOUT) -> dict[str, Any]:
-    """The credentials file of a starting `genmock serve`, once every origin it lists answers."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            said = log.read_text(encoding="utf-8") if log else (process.stdout.read() if process.stdout else "")
-            raise GenmockError(f"genmock serve exited with {process.returncode}: {said}")
-        if credentials.exists() and credentials.stat().st_size:
-            served = json.loads(credentials.read_text(encoding="utf-8"))
-            if all(_answers(api["base_url"]) for api in served["apis"].values()):
-                return served
-        time.sleep(0.05)
-    stop(process)
-    raise GenmockError(f"genmock serve did not answer within {timeout:g} s")
-
-
-def _answers(base_url: str) -> bool:
-    try:
-        httpx.get(f"{base_url}/__genmock/state", timeout=1)  # 401 without the token: it is up
-    except httpx.TransportError:
-        return False
-    return True
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    """Stop a server by its PID: SIGTERM, then SIGKILL after 10 s."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """The credentials file of a starting `genmock serve`, once every origin it lists answers (GenmockError when
+    it exits first or does not answer in time)."""
+    return serving.wait_until_serving(process, credentials, log, timeout, GenmockError)

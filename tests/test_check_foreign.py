@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from mockserver.testing import stop
+
 ROOT = Path(__file__).resolve().parents[1]
 # the three wallets a user of a real server would bring: two that pay for the tour's and the machine's jobs (and
 # keep each other's apart), one of 45 LoveCoins for the concurrency property (a probe, then two rounds: hd, standard)
@@ -41,12 +43,7 @@ def foreign_server(*args: str) -> Iterator[str]:
         assert said.startswith("listening on "), f"the foreign server did not start: {said!r}"
         yield said.removeprefix("listening on ").strip()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def genmock_check(base_url: str, report: Path, *args: str) -> subprocess.CompletedProcess[str]:
