@@ -59,10 +59,6 @@ class ApiProfile:
     # operations the schema and responses layers do not send yet (by tag; AliveAI's chat routes, judged only
     # by the stateful layer's chat properties), and the report says they were not verified
     unchecked_tags: tuple[str, ...] = ()
-    # the operation extension that marks paid operations (AliveAI's create routes): the schema layer sends them
-    # only in ways that cannot spend (a tenant without credits, or invalid data only), the tour and the state
-    # machine cover their paid answers
-    paid_marker: str | None = None
 
     def tour(self) -> Any:
         return importlib.import_module(self.tour_module)
@@ -115,7 +111,6 @@ PROFILES = {
                           "contracts.machines.aliveai_chat", "contracts.protocols.chat_isolation", *PROBES),
         login=Login("/members/login", "accessToken"),
         issued_keys=True,
-        paid_marker="x-aliveai-prompt",
     ),
 }
 

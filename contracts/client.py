@@ -7,7 +7,6 @@ spec becomes a `Finding` of the `responses` layer, whichever layer sent the requ
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from contracts import exchanges
 from contracts.cleanup import Created, deletables
 from contracts.curl import Transcript
 from contracts.guard import Guard
+from contracts.paths import template_pattern
 from contracts.report import Finding, Report
 from contracts.target import Target, Token
 
@@ -78,8 +78,7 @@ class ContractClient:
         self.key_scheme = key_scheme(document)
         self.auth_header = self.key_scheme.header
         document["servers"] = [{"url": target.root}]  # validate against the target, not the published host
-        self._templates = [(re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"), path)
-                           for path in document.get("paths", {})]
+        self._templates = [(template_pattern(path), path) for path in document.get("paths", {})]
         # the spec is not validated again here (over a second for AliveAI's): schemathesis reads it too, and the
         # repository's own specs are validated by their tests
         json_types = dict.fromkeys(_json_suffixed(document), json.loads)
@@ -150,11 +149,12 @@ class ContractClient:
                       content_type=response.headers.get("content-type", ""), curl=line,
                       headers={name.lower(): value for name, value in response.headers.items()},
                       content=response.content)
-        self.created.note(request, self.operation(request).split(" ", 1)[1], reply.status, reply.body)
+        operation = self.operation(request)
+        self.created.note(request, operation.split(" ", 1)[1], reply.status, reply.body)
         if validate:
-            for check, message, dedupe in self._judged(request, response):
-                self._report.add(Finding("responses", check, self.operation(request), message, line), dedupe)
-            self._report.ran("responses", *CONFORMANCE, operation=self.operation(request))
+            for check, message, dedupe in self._judged(operation, request, response):
+                self._report.add(Finding("responses", check, operation, message, line), dedupe)
+            self._report.ran("responses", *CONFORMANCE, operation=operation)
         return reply
 
     def operation(self, request: httpx.Request) -> str:
@@ -163,10 +163,10 @@ class ContractClient:
         template = next((template for pattern, template in self._templates if pattern.match(path)), path)
         return f"{request.method} {template}"
 
-    def _judged(self, request: httpx.Request, response: httpx.Response) -> list[tuple[str, str, str]]:
+    def _judged(self, operation: str, request: httpx.Request, response: httpx.Response) -> list[tuple[str, str, str]]:
         """`_violations`, remembered: the verdict depends only on the operation and the response (a state machine
         polls the same answers over and over; the `Date` header is the one part of them that changes)."""
-        key = (self.operation(request), response.status_code, response.content,
+        key = (operation, response.status_code, response.content,
                tuple(sorted((name, value) for name, value in response.headers.items() if name.lower() != "date")))
         verdict = self._verdicts.get(key)
         if verdict is None:

@@ -45,7 +45,7 @@ def compare(target: Target, run: Callable[[Target, Progress], Report], progress:
     api.machine()
     api.properties()
     scheme = key_scheme(target.document())
-    paid = set(paid_operations(target.document(), api).values())
+    paid = set(paid_operations(target.document()).values())
     with reference.started(target.api) as genmock:
         wallets = _mirror(genmock, target)  # before the target's run: a credential genmock refuses stops it early
         with exchanges.recording() as recorded:

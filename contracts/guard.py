@@ -22,6 +22,7 @@ import httpx
 from contracts.pricing import Pricing, Unpriced
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PRICE = "genmock.price"  # the request extension holding what it was counted at when admitted
 MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is waited out only this long
 
 
@@ -72,6 +73,7 @@ class Guard:
                 self._refuse("max_spend", f"--max-spend {self.max_spend:g}{share}: {method} {request.url.path} (up "
                                           f"to {price:g}) was not sent after {self.spent:g} spent")
             self.spent += price
+            request.extensions[PRICE] = price  # what `answered` gives back if it is refused
             self.sent += 1
             wait = self._turn(_credential(request))
         if wait > 0:
@@ -87,9 +89,8 @@ class Guard:
         """The target answered `request`: a refusal gives its price back; a 429's Retry-After is waited out by
         the next request with the same credential (under --rate)."""
         if status >= 400:
-            price = self._price(request, strict=False)
             with self._lock:
-                self.spent -= price
+                self.spent -= request.extensions.get(PRICE, 0.0)
         if status == 429 and retry_after is not None and self.rate is not None:
             seconds = _seconds(retry_after)
             if seconds:
@@ -103,13 +104,13 @@ class Guard:
     def _response(self, response: httpx.Response) -> None:
         self.answered(response.request, response.status_code, response.headers.get("retry-after"))
 
-    def _price(self, request: httpx.Request, strict: bool = True) -> float:
+    def _price(self, request: httpx.Request) -> float:
         if self.pricing is None:
             return 0.0
         try:
             return self.pricing.price(request)
         except Unpriced as unpriced:
-            if strict and self.max_spend is not None:
+            if self.max_spend is not None:
                 self._refuse("max_spend", f"--max-spend: {unpriced}")
             return 0.0
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from contracts.paths import template_pattern
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CHAT_IMAGE = "CHAT_IMAGE"
@@ -71,17 +73,18 @@ class Pricing:
                      if operation.method == method and operation.pattern.match(path)), None)
 
 
-def chargeable(api: str, document: dict[str, Any]) -> tuple[Chargeable, ...]:
-    """The operations of the spec that declare a 402, each with how its price key is found."""
-    found = []
+def paying(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(METHOD, path, operation) of each operation that can charge: those whose spec declares a 402."""
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
-            if method not in METHODS or "402" not in operation.get("responses", {}):
-                continue
-            pattern = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$")
-            key, factor = _keys(api, path, operation)
-            found.append(Chargeable(method.upper(), pattern, f"{method.upper()} {path}", key, factor))
-    return tuple(found)
+            if method in METHODS and "402" in operation.get("responses", {}):
+                yield method.upper(), path, operation
+
+
+def chargeable(api: str, document: dict[str, Any]) -> tuple[Chargeable, ...]:
+    """The operations of the spec that can charge, each with how its price key is found."""
+    return tuple(Chargeable(method, template_pattern(path), f"{method} {path}", *_keys(api, path, operation))
+                 for method, path, operation in paying(document))
 
 
 def _keys(api: str, path: str, operation: dict[str, Any]) -> tuple[Callable[[Any], str], Callable[[Any], int]]:

@@ -43,6 +43,7 @@ from contracts import exchanges
 from contracts.apis import ApiProfile
 from contracts.client import CREDENTIAL_PREFIX
 from contracts.guard import Guard, Stop
+from contracts.pricing import paying
 from contracts.progress import Progress
 from contracts.report import Finding, Report
 from contracts.target import Target, Token
@@ -126,7 +127,7 @@ def passes(target: Target, profile: ApiProfile, broke_key: str | None = None,
     be valid requests, which a real server would charge). With `read_only`, only the operations that read."""
     document = _document(target)
     skipped = set(unchecked(target, profile, document))
-    paid = set(paid_operations(document, profile))
+    paid = set(paid_operations(document))
     served = [operation_id for operation_id, label in _operations(document) if label not in skipped
               and (not target.read_only or label.split(" ", 1)[0] in READ_METHODS)
               and (operations is None or label in operations)]
@@ -149,12 +150,9 @@ def unchecked(target: Target, profile: ApiProfile, document: dict[str, Any] | No
     return [label for label, tags in _tagged(document or _document(target)) if set(tags) & set(profile.unchecked_tags)]
 
 
-def paid_operations(document: dict[str, Any], profile: ApiProfile) -> dict[str, str]:
-    """{operationId: "METHOD /path"} of the operations that can charge: those whose spec declares a 402 (or that
-    the profile's `paid_marker` marks)."""
-    return {operation["operationId"]: f"{method.upper()} {path}" for path, item in document["paths"].items()
-            for method, operation in item.items() if method in METHODS and
-            ("402" in operation.get("responses", {}) or (profile.paid_marker and profile.paid_marker in operation))}
+def paid_operations(document: dict[str, Any]) -> dict[str, str]:
+    """{operationId: "METHOD /path"} of the operations that can charge (`contracts.pricing.paying`)."""
+    return {operation["operationId"]: f"{method} {path}" for method, path, operation in paying(document)}
 
 
 def _tagged(document: dict[str, Any]) -> list[tuple[str, list[str]]]:
@@ -240,7 +238,7 @@ def run(target: Target, profile: ApiProfile, report: Report, max_examples: int, 
         config = config_for(target, profile, max_examples, seed, shrink, each)
         cases += _execute(schemathesis.openapi.from_path(target.spec_path, config=config), target, profile, report,
                           queued, progress, seen, cases, guard)
-    paid = paid_operations(_document(target), profile)
+    paid = paid_operations(_document(target))
     if paid:
         how = ("ran on a tenant without credits (every valid request is refused with 402)" if broke_key else
                "were not sent: without --admin-token any valid request would spend the wallet")

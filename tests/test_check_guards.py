@@ -230,10 +230,10 @@ def test_the_rate_spaces_requests_and_a_retry_after_holds_back_its_credential() 
 def test_max_spend_counts_accepted_prices_and_refuses_what_could_pass_it() -> None:
     guard = Guard(max_spend=25, pricing=lovlychat_pricing())
     image = {"kind": "image", "variant": "standard"}
-    guard.admit(request("POST", "/v1/generation/jobs", body=image))
-    guard.answered(request("POST", "/v1/generation/jobs", body=image), 202)
-    guard.admit(request("POST", "/v1/generation/jobs", body=image))
-    guard.answered(request("POST", "/v1/generation/jobs", body=image), 402)  # refused: cost nothing
+    for status in (202, 402):  # (each answered as the client and the races answer it: the request it admitted)
+        sent = request("POST", "/v1/generation/jobs", body=image)
+        guard.admit(sent)
+        guard.answered(sent, status)  # a 402: refused, it cost nothing
     guard.admit(request("POST", "/v1/generation/jobs", body=image))
     assert guard.spent == 20
     with pytest.raises(Stop) as stopped:
